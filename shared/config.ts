@@ -1,0 +1,59 @@
+import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
+import { ConfigError } from '#shared/errors.ts';
+
+/**
+ * Reads a required setting once, failing fast with a {@link ConfigError} when it is missing. The cloud
+ * has no defaults: the stack sets every variable; the local stack prints the defaults it uses.
+ *
+ * @example
+ * ```ts
+ * const table = requireEnv('TABLE_NAME');
+ * ```
+ */
+export function requireEnv(name: string): string {
+  const value = process.env[name];
+  if (value === undefined || value === '') throw new ConfigError(`Missing required setting ${name}`);
+  return value;
+}
+
+/**
+ * An optional setting, `undefined` when unset or empty.
+ *
+ * @example
+ * ```ts
+ * const endpoint = optionalEnv('DYNAMODB_ENDPOINT');
+ * ```
+ */
+export function optionalEnv(name: string): string | undefined {
+  const value = process.env[name];
+  return value === undefined || value === '' ? undefined : value;
+}
+
+/** Names of the secrets the product uses; each is either a plain env var (local) or `<NAME>_SECRET_ARN` (cloud). */
+export type SecretName =
+  | 'TWILIO_AUTH_TOKEN'
+  | 'SENDGRID_INBOUND_SECRET'
+  | 'SENDGRID_EVENT_PUBLIC_KEY'
+  | 'CHAT_WEBHOOK_SECRET';
+
+/**
+ * A secret: locally the env var of that name; in the cloud the Secrets Manager secret whose ARN is in
+ * `<NAME>_SECRET_ARN`, fetched on first use (never during init) and cached by Powertools for 5 minutes.
+ *
+ * @example
+ * ```ts
+ * const token = await getSecretSetting('TWILIO_AUTH_TOKEN');
+ * ```
+ */
+export async function getSecretSetting(name: SecretName): Promise<string> {
+  const plain = optionalEnv(name);
+  if (plain !== undefined) return plain;
+  const arn = optionalEnv(`${name}_SECRET_ARN`);
+  if (arn === undefined) throw new ConfigError(`Missing required secret ${name}`);
+  const value = await getSecret<string>(arn, { maxAge: 300 });
+  if (typeof value !== 'string' || value === '') throw new ConfigError(`Secret ${name} is empty`);
+  return value;
+}
+
+/** Hard limit on any request body, below API Gateway's 10 MB and Lambda's 6 MB payload limits. */
+export const MAX_BODY_BYTES = 5 * 1024 * 1024;

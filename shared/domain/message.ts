@@ -1,0 +1,74 @@
+/** Channels a customer reaches us on. */
+export const channels = ['sms', 'voice', 'email', 'chat'] as const;
+export type Channel = (typeof channels)[number];
+
+/** Kinds of identity that name a customer: phone in E.164, lower-cased email, chat app user id. */
+export const identityKinds = ['phone', 'email', 'chat'] as const;
+export type IdentityKind = (typeof identityKinds)[number];
+
+export type IdentityRef = { readonly kind: IdentityKind; readonly value: string };
+
+/** Metadata of an attachment; its content lives in the blob store (S3 in the cloud, `.data/` locally). */
+export type Attachment = {
+  name?: string;
+  contentType: string;
+  size?: number;
+  /** Where the provider holds the media (Twilio MMS), until the inbound-work consumer copies it. */
+  sourceUrl?: string;
+  /** Key in the blob store once the content is ours. */
+  storageKey?: string;
+  status: 'stored' | 'pending' | 'failed';
+};
+
+/** Threading headers of an email, kept to thread replies later. */
+export type EmailThreading = {
+  messageId?: string;
+  inReplyTo?: string;
+  references?: string[];
+};
+
+/**
+ * One inbound message as the channel adapters hand it to the ingest use case, after the provider's
+ * signature has been verified.
+ */
+export type InboundMessage = {
+  readonly channel: Channel;
+  /** The provider's delivery id (MessageSid, chat messageId, email Message-ID, TranscriptionSid): a retry repeats it. */
+  readonly dedupeKey: string;
+  /** The identity that sent the message. */
+  readonly from: IdentityRef;
+  /** Further identities the (trusted) sender vouches for, linked to the same customer. */
+  readonly links?: readonly IdentityRef[];
+  readonly body: string;
+  readonly subject?: string;
+  readonly attachments?: readonly Attachment[];
+  readonly email?: EmailThreading;
+  /** When the sender says it sent the message (ISO 8601), kept beside our own receive time. */
+  readonly sentAt?: string;
+  readonly displayName?: string;
+};
+
+/** A message as the staff API shows it (see CONTRACT.md). */
+export type Message = {
+  messageId: string;
+  conversationId: string;
+  channel: Channel;
+  direction: 'inbound' | 'outbound';
+  body: string;
+  createdAt: string;
+  status?: string;
+  subject?: string;
+  attachments?: Attachment[];
+  templateId?: string;
+  templateVersion?: number;
+  sentAt?: string;
+  email?: EmailThreading;
+};
+
+export type IngestResult = {
+  readonly customerId: string;
+  readonly conversationId: string;
+  readonly messageId: string;
+  /** True when this delivery was seen before and nothing new was written. */
+  readonly duplicate: boolean;
+};

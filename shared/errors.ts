@@ -1,0 +1,97 @@
+/**
+ * Domain errors. They say what went wrong in the product's own words and know nothing of HTTP; the
+ * one error middleware (`#shared/http/error-handler.middleware.ts`) maps them onto status codes.
+ *
+ * @example
+ * ```ts
+ * throw new ValidationError('Body is not valid JSON', { cause: err });
+ * ```
+ */
+export class DomainError extends Error {
+  /** Stable machine-readable code, exposed to clients for 4xx answers. */
+  readonly code: string = 'domain_error';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'DomainError';
+  }
+}
+
+/** The request body or a parameter is malformed. */
+export class ValidationError extends DomainError {
+  override readonly code = 'bad_request';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ValidationError';
+  }
+}
+
+/** No credentials were presented (missing Basic auth, missing bearer token). */
+export class UnauthenticatedError extends DomainError {
+  override readonly code = 'unauthenticated';
+  constructor(message = 'Authentication required', options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'UnauthenticatedError';
+  }
+}
+
+/** Credentials or a signature were presented and are wrong, or the caller lacks the role. */
+export class ForbiddenError extends DomainError {
+  override readonly code = 'forbidden';
+  constructor(message = 'Forbidden', options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ForbiddenError';
+  }
+}
+
+/** A signed webhook whose signature does not verify. */
+export class SignatureError extends ForbiddenError {
+  override readonly code = 'invalid_signature';
+  constructor(message = 'Signature verification failed', options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'SignatureError';
+  }
+}
+
+/** The thing asked for does not exist. */
+export class NotFoundError extends DomainError {
+  override readonly code = 'not_found';
+  constructor(message = 'Not found', options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'NotFoundError';
+  }
+}
+
+/** The body is larger than the product accepts. */
+export class PayloadTooLargeError extends DomainError {
+  override readonly code = 'payload_too_large';
+  constructor(message = 'Payload too large', options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'PayloadTooLargeError';
+  }
+}
+
+/** The media type is not the one the route takes. */
+export class UnsupportedMediaTypeError extends DomainError {
+  override readonly code = 'unsupported_media_type';
+  constructor(message = 'Unsupported media type', options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'UnsupportedMediaTypeError';
+  }
+}
+
+/** The request conflicts with the current state. */
+export class ConflictError extends DomainError {
+  override readonly code = 'conflict';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ConflictError';
+  }
+}
+
+/** A required setting is missing: a deployment fault, never the client's. */
+export class ConfigError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ConfigError';
+  }
+}

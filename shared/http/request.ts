@@ -1,0 +1,73 @@
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { MAX_BODY_BYTES } from '#shared/config.ts';
+import { PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError } from '#shared/errors.ts';
+
+/**
+ * The request body as bytes, whether API Gateway base64-encoded it or not. Refuses bodies over
+ * `MAX_BODY_BYTES` with a {@link PayloadTooLargeError} before decoding them.
+ *
+ * @example
+ * ```ts
+ * const raw = rawBody(event);
+ * ```
+ */
+export function rawBody(event: Pick<APIGatewayProxyEventV2, 'body' | 'isBase64Encoded'>, limit = MAX_BODY_BYTES): Buffer {
+  const body = event.body ?? '';
+  const approxBytes = event.isBase64Encoded ? Math.floor((body.length * 3) / 4) : Buffer.byteLength(body);
+  if (approxBytes > limit) throw new PayloadTooLargeError(`Body larger than ${limit} bytes`);
+  return event.isBase64Encoded ? Buffer.from(body, 'base64') : Buffer.from(body, 'utf8');
+}
+
+/**
+ * A request header, case-insensitively (API Gateway v2 already lower-cases names).
+ *
+ * @example
+ * ```ts
+ * const sig = header(event, 'x-twilio-signature');
+ * ```
+ */
+export function header(event: Pick<APIGatewayProxyEventV2, 'headers'>, name: string): string | undefined {
+  const headers = event.headers ?? {};
+  const wanted = name.toLowerCase();
+  for (const [key, value] of Object.entries(headers)) {
+    if (key.toLowerCase() === wanted) return value;
+  }
+  return undefined;
+}
+
+/**
+ * Requires the body's media type to be `expected` (parameters such as `charset` ignored).
+ *
+ * @example
+ * ```ts
+ * requireContentType(event, 'application/x-www-form-urlencoded');
+ * ```
+ */
+export function requireContentType(event: Pick<APIGatewayProxyEventV2, 'headers'>, expected: string): string {
+  const value = header(event, 'content-type') ?? '';
+  const mediaType = value.split(';')[0]?.trim().toLowerCase() ?? '';
+  if (mediaType !== expected) throw new UnsupportedMediaTypeError(`Content-Type must be ${expected}`);
+  return value;
+}
+
+/**
+ * Parses an `application/x-www-form-urlencoded` body into a flat record (a repeated key keeps its last
+ * value, as Twilio's own validator does). Refuses bodies that are not valid UTF-8.
+ *
+ * @example
+ * ```ts
+ * const params = parseForm(rawBody(event));
+ * ```
+ */
+export function parseForm(raw: Buffer): Record<string, string> {
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(raw);
+  } catch (cause) {
+    throw new ValidationError('Form body is not valid UTF-8', { cause });
+  }
+  if (/%(?![0-9a-fA-F]{2})/.test(text)) throw new ValidationError('Form body has a malformed percent-escape');
+  const params: Record<string, string> = {};
+  for (const [key, value] of new URLSearchParams(text)) params[key] = value;
+  return params;
+}
