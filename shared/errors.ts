@@ -18,7 +18,7 @@ export class DomainError extends Error {
 
 /** The request body or a parameter is malformed. */
 export class ValidationError extends DomainError {
-  override readonly code = 'bad_request';
+  override readonly code: string = 'bad_request';
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'ValidationError';
@@ -27,7 +27,7 @@ export class ValidationError extends DomainError {
 
 /** No credentials were presented (missing Basic auth, missing bearer token). */
 export class UnauthenticatedError extends DomainError {
-  override readonly code = 'unauthenticated';
+  override readonly code: string = 'unauthenticated';
   constructor(message = 'Authentication required', options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'UnauthenticatedError';
@@ -36,7 +36,7 @@ export class UnauthenticatedError extends DomainError {
 
 /** Credentials or a signature were presented and are wrong, or the caller lacks the role. */
 export class ForbiddenError extends DomainError {
-  override readonly code = 'forbidden';
+  override readonly code: string = 'forbidden';
   constructor(message = 'Forbidden', options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'ForbiddenError';
@@ -45,7 +45,7 @@ export class ForbiddenError extends DomainError {
 
 /** A signed webhook whose signature does not verify. */
 export class SignatureError extends ForbiddenError {
-  override readonly code = 'invalid_signature';
+  override readonly code: string = 'invalid_signature';
   constructor(message = 'Signature verification failed', options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'SignatureError';
@@ -54,7 +54,7 @@ export class SignatureError extends ForbiddenError {
 
 /** The thing asked for does not exist. */
 export class NotFoundError extends DomainError {
-  override readonly code = 'not_found';
+  override readonly code: string = 'not_found';
   constructor(message = 'Not found', options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'NotFoundError';
@@ -63,7 +63,7 @@ export class NotFoundError extends DomainError {
 
 /** The body is larger than the product accepts. */
 export class PayloadTooLargeError extends DomainError {
-  override readonly code = 'payload_too_large';
+  override readonly code: string = 'payload_too_large';
   constructor(message = 'Payload too large', options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'PayloadTooLargeError';
@@ -72,7 +72,7 @@ export class PayloadTooLargeError extends DomainError {
 
 /** The media type is not the one the route takes. */
 export class UnsupportedMediaTypeError extends DomainError {
-  override readonly code = 'unsupported_media_type';
+  override readonly code: string = 'unsupported_media_type';
   constructor(message = 'Unsupported media type', options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'UnsupportedMediaTypeError';
@@ -81,7 +81,7 @@ export class UnsupportedMediaTypeError extends DomainError {
 
 /** The request conflicts with the current state. */
 export class ConflictError extends DomainError {
-  override readonly code = 'conflict';
+  override readonly code: string = 'conflict';
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'ConflictError';

@@ -51,15 +51,15 @@ export function requireContentType(event: Pick<APIGatewayProxyEventV2, 'headers'
 }
 
 /**
- * Parses an `application/x-www-form-urlencoded` body into a flat record (a repeated key keeps its last
- * value, as Twilio's own validator does). Refuses bodies that are not valid UTF-8.
+ * Parses an `application/x-www-form-urlencoded` body into a record; a repeated key becomes an array (as
+ * Twilio's own validator signs it). Refuses bodies that are not valid UTF-8 or carry broken escapes.
  *
  * @example
  * ```ts
  * const params = parseForm(rawBody(event));
  * ```
  */
-export function parseForm(raw: Buffer): Record<string, string> {
+export function parseForm(raw: Buffer): Record<string, string | string[]> {
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(raw);
@@ -67,7 +67,10 @@ export function parseForm(raw: Buffer): Record<string, string> {
     throw new ValidationError('Form body is not valid UTF-8', { cause });
   }
   if (/%(?![0-9a-fA-F]{2})/.test(text)) throw new ValidationError('Form body has a malformed percent-escape');
-  const params: Record<string, string> = {};
-  for (const [key, value] of new URLSearchParams(text)) params[key] = value;
+  const params: Record<string, string | string[]> = {};
+  for (const [key, value] of new URLSearchParams(text)) {
+    const prev = params[key];
+    params[key] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value];
+  }
   return params;
 }

@@ -1,0 +1,32 @@
+import middy from '@middy/core';
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import { z } from 'zod';
+import { fetchMedia } from '#shared/ingest/fetch-media.ts';
+import { logger } from '#shared/logger.ts';
+
+const processor = new BatchProcessor(EventType.SQS);
+
+const jobSchema = z.object({ type: z.literal('fetch-media'), conversationId: z.string().min(1), messageId: z.string().min(1) });
+
+async function recordHandler(record: SQSRecord): Promise<void> {
+  let body: unknown;
+  try {
+    body = JSON.parse(record.body);
+  } catch {
+    body = undefined;
+  }
+  const job = jobSchema.safeParse(body);
+  if (!job.success) {
+    // A malformed job can never succeed: drop it loudly rather than cycle it to the DLQ.
+    logger.error('malformed inbound-work job dropped', { messageId: record.messageId });
+    return;
+  }
+  await fetchMedia(job.data);
+}
+
+/** Inbound-work consumer: slow follow-ups of ingest (media copies), with partial batch failure reporting. */
+export const handler = middy((event: SQSEvent, context: Context) => processPartialResponse(event, recordHandler, processor, { context })).use(
+  injectLambdaContext(logger, { resetKeys: true }),
+);

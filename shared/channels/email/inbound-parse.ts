@@ -1,0 +1,262 @@
+import busboy from 'busboy';
+import { MAX_BODY_BYTES } from '#shared/config.ts';
+import { PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError, type DomainError } from '#shared/errors.ts';
+import { parseAddressList, parseMailbox } from '#shared/channels/email/address.ts';
+import { threadingHeaders, type EmailHeaders } from '#shared/channels/email/headers.ts';
+
+/**
+ * Bounds on one Inbound Parse POST. SendGrid accepts mail up to 30 MB, but a Lambda request payload
+ * stops at 6 MB, so the whole body is capped at `MAX_BODY_BYTES` and every part inside it is bounded too.
+ */
+export type InboundParseLimits = {
+  /** Whole body. */
+  readonly maxBodyBytes: number;
+  /** Non-file parts; SendGrid sends about fifteen. */
+  readonly maxFields: number;
+  /** One non-file part (`text`, `html` and `headers` are the large ones). */
+  readonly maxFieldBytes: number;
+  /** File parts (`attachment1..N`). */
+  readonly maxFiles: number;
+  /** One file part. */
+  readonly maxFileBytes: number;
+};
+
+export const defaultInboundParseLimits: InboundParseLimits = {
+  maxBodyBytes: MAX_BODY_BYTES,
+  maxFields: 64,
+  maxFieldBytes: 2 * 1024 * 1024,
+  maxFiles: 32,
+  maxFileBytes: MAX_BODY_BYTES,
+};
+
+/** An attachment as posted, content in memory (bounded by the limits above). */
+export type ParsedAttachment = {
+  readonly name: string;
+  readonly contentType: string;
+  readonly size: number;
+  readonly content: Buffer;
+};
+
+/** What the product keeps of one inbound email. */
+export type ParsedInboundEmail = {
+  /** Bare sender address, lower-cased. */
+  readonly fromAddress: string;
+  readonly displayName?: string;
+  readonly toAddresses: readonly string[];
+  readonly ccAddresses: readonly string[];
+  /** `''` when the mail has none. */
+  readonly subject: string;
+  /** The `text` part, or the `html` part reduced to text when there is no text part. */
+  readonly text: string;
+  readonly headers: EmailHeaders;
+  readonly attachments: readonly ParsedAttachment[];
+};
+
+type RawFile = { field: string; filename: string | undefined; mimeType: string; content: Buffer };
+type RawForm = { fields: Map<string, Buffer>; files: RawFile[] };
+
+/**
+ * Parses a SendGrid Inbound Parse POST (default mode, not raw): `multipart/form-data` with the fields
+ * `from`, `to`, `cc`, `subject`, `text`, `html`, `headers`, `charsets`, `attachment-info` and the files
+ * `attachment1..N`. Text fields are decoded with the charset SendGrid names for them in `charsets`
+ * (utf-8 when it names none or one this runtime does not know).
+ *
+ * Throws {@link UnsupportedMediaTypeError} when the body is not multipart/form-data,
+ * {@link PayloadTooLargeError} when a limit is hit, and {@link ValidationError} when the multipart is
+ * malformed or the mail names no sender address. Nothing else escapes.
+ *
+ * @example
+ * ```ts
+ * const email = await parseInboundParse(rawBody(event), header(event, 'content-type') ?? '');
+ * email.fromAddress; // 'jane@example.com'
+ * ```
+ */
+export async function parseInboundParse(
+  body: Buffer,
+  contentType: string,
+  limits: InboundParseLimits = defaultInboundParseLimits,
+): Promise<ParsedInboundEmail> {
+  const mediaType = contentType.split(';')[0]?.trim().toLowerCase() ?? '';
+  if (mediaType !== 'multipart/form-data') throw new UnsupportedMediaTypeError('Content-Type must be multipart/form-data');
+  if (body.length > limits.maxBodyBytes) throw new PayloadTooLargeError(`Body larger than ${limits.maxBodyBytes} bytes`);
+
+  const form = await readMultipart(body, contentType, limits);
+  const charsets = jsonRecord(form.fields.get('charsets'));
+  const field = (name: string): string | undefined => {
+    const bytes = form.fields.get(name);
+    if (bytes === undefined) return undefined;
+    const charset = charsets?.[name];
+    return decodeText(bytes, typeof charset === 'string' ? charset : undefined);
+  };
+
+  const fromField = field('from');
+  if (fromField === undefined) {
+    throw new ValidationError(
+      form.fields.has('email') ? 'Raw mode is not supported: enable parsed fields on the Inbound Parse setting' : 'Missing from field',
+    );
+  }
+  const sender = parseMailbox(fromField);
+  if (sender === undefined) throw new ValidationError('The from field holds no valid email address');
+
+  const html = field('html');
+  const textPart = field('text');
+  const text = (textPart === undefined || textPart.trim() === '') && html !== undefined ? await htmlToText(html) : (textPart ?? '');
+
+  return {
+    fromAddress: sender.address,
+    ...(sender.displayName === undefined ? {} : { displayName: sender.displayName }),
+    toAddresses: parseAddressList(field('to') ?? '').map((m) => m.address),
+    ccAddresses: parseAddressList(field('cc') ?? '').map((m) => m.address),
+    subject: collapseLineBreaks(field('subject') ?? ''),
+    text,
+    headers: threadingHeaders(field('headers') ?? ''),
+    attachments: attachmentsOf(form.files, jsonRecord(form.fields.get('attachment-info'))),
+  };
+}
+
+/**
+ * Streams the body through busboy. Field values come back as the bytes that were posted (busboy decodes
+ * them as latin1, which maps bytes one to one), because the charset to apply is only known once the
+ * `charsets` field, which may come last, has been read.
+ */
+function readMultipart(body: Buffer, contentType: string, limits: InboundParseLimits): Promise<RawForm> {
+  return new Promise<RawForm>((resolve, reject) => {
+    const fields = new Map<string, Buffer>();
+    const files: RawFile[] = [];
+    let settled = false;
+    let parser: busboy.Busboy | undefined;
+    const fail = (err: DomainError) => {
+      if (settled) return;
+      settled = true;
+      parser?.destroy();
+      reject(err);
+    };
+    const tooLarge = (what: string) => () => fail(new PayloadTooLargeError(`Too many or too large ${what}`));
+
+    try {
+      parser = busboy({
+        headers: { 'content-type': contentType },
+        defCharset: 'latin1',
+        defParamCharset: 'utf8',
+        limits: {
+          fields: limits.maxFields,
+          fieldSize: limits.maxFieldBytes,
+          files: limits.maxFiles,
+          fileSize: limits.maxFileBytes,
+        },
+      });
+    } catch (cause) {
+      fail(new ValidationError('Malformed multipart Content-Type (no boundary?)', { cause }));
+      return;
+    }
+
+    parser.on('field', (name, value: string | undefined, info) => {
+      if (info.valueTruncated || info.nameTruncated) return tooLarge('fields')();
+      // a part that declares a charset this runtime cannot decode comes back undefined: keep it empty
+      if (!fields.has(name)) fields.set(name, Buffer.from(value ?? '', 'latin1'));
+    });
+    parser.on('file', (name, stream, info) => {
+      const chunks: Buffer[] = [];
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      stream.on('limit', tooLarge('attachments'));
+      // a file stream fails only when the whole form does; busboy reports that on the parser
+      stream.on('error', () => undefined);
+      stream.on('end', () => {
+        files.push({ field: name, filename: info.filename, mimeType: info.mimeType, content: Buffer.concat(chunks) });
+      });
+    });
+    parser.on('fieldsLimit', tooLarge('fields'));
+    parser.on('filesLimit', tooLarge('attachments'));
+    parser.on('error', (cause: unknown) => fail(new ValidationError('Malformed multipart body', { cause })));
+    parser.on('close', () => {
+      if (settled) return;
+      settled = true;
+      resolve({ fields, files });
+    });
+    parser.end(body);
+  });
+}
+
+/** Decodes bytes in the named charset; an unknown or missing charset falls back to utf-8 rather than failing. */
+function decodeText(bytes: Buffer, charset: string | undefined): string {
+  if (charset !== undefined) {
+    try {
+      void charset;
+    } catch {
+      // RangeError: a label the WHATWG encoding list (and so this runtime) does not know
+    }
+  }
+  return new TextDecoder('utf-8').decode(bytes);
+}
+
+/** A JSON object field (`charsets`, `attachment-info`), or `undefined` when absent or not a JSON object. */
+function jsonRecord(bytes: Buffer | undefined): Record<string, unknown> | undefined {
+  if (bytes === undefined) return undefined;
+  try {
+    const value: unknown = JSON.parse(bytes.toString('utf8'));
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    // SendGrid always sends valid JSON; a broken one only costs us its hints
+    return undefined;
+  }
+}
+
+function attachmentsOf(files: readonly RawFile[], info: Record<string, unknown> | undefined): ParsedAttachment[] {
+  return files.map((file) => {
+    const meta = info?.[file.field];
+    const described = typeof meta === 'object' && meta !== null ? (meta as Record<string, unknown>) : {};
+    const name = [described.filename, described.name, file.filename, file.field].find(
+      (candidate): candidate is string => typeof candidate === 'string' && cleanName(candidate) !== '',
+    );
+    const type = [described.type, file.mimeType].find((candidate): candidate is string => typeof candidate === 'string' && isMediaType(candidate));
+    return {
+      name: cleanName(name ?? 'attachment'),
+      contentType: type?.trim().toLowerCase() ?? 'application/octet-stream',
+      size: file.content.length,
+      content: file.content,
+    };
+  });
+}
+
+function isMediaType(value: string): boolean {
+  return /^[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]+$/i.test(value.trim());
+}
+
+/** A display name for an attachment: no control characters, at most 255 characters. */
+function cleanName(name: string): string {
+  // eslint-disable-next-line no-control-regex
+  return name.replace(/[\u0000-\u001f\u007f]/g, '').trim().slice(0, 255);
+}
+
+function collapseLineBreaks(value: string): string {
+  return value.replace(/\r?\n[ \t]*/g, ' ').trim();
+}
+
+type HtmlConverter = (html: string) => string;
+let htmlConverter: Promise<HtmlConverter> | undefined;
+
+/**
+ * Reduces an HTML body to text. html-to-text is loaded on first use only, so a cold start that never
+ * meets an HTML-only mail does not pay for evaluating it.
+ */
+async function htmlToText(html: string): Promise<string> {
+  htmlConverter ??= import('html-to-text').then(({ compile }) =>
+    compile({
+      wordwrap: false,
+      selectors: [
+        { selector: 'img', format: 'skip' },
+        { selector: 'a', options: { hideLinkHrefIfSameAsText: true, ignoreHref: false } },
+      ],
+    }),
+  );
+  const convert = await htmlConverter;
+  try {
+    return convert(html).trim();
+  } catch {
+    // html-to-text is lenient; should it ever refuse an input, keep the words rather than lose the mail
+    return html
+      .replace(/<[^>]*>/g, ' ')
+      .replace(/\s+/g, ' ')
+      .trim();
+  }
+}

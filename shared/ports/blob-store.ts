@@ -1,0 +1,78 @@
+import { createHash } from 'node:crypto';
+import { optionalEnv } from '#shared/config.ts';
+import { ConfigError } from '#shared/errors.ts';
+import { fsBlobStore } from '#shared/adapters/blob-store/fs-blob-store.ts';
+
+/**
+ * Where attachment content lives: S3 in the cloud, a directory under `.data/` locally. Writing the same
+ * key twice with the same content is harmless, which is what makes a retried delivery safe.
+ */
+export type BlobStore = {
+  put(key: string, body: Buffer, contentType: string): Promise<void>;
+};
+
+/**
+ * The blob store this deployment is configured for: the directory `ATTACHMENTS_DIR` (local stack) or the
+ * bucket `ATTACHMENTS_BUCKET` (cloud). Neither set: {@link ConfigError}.
+ *
+ * The S3 adapter (and the SDK behind it) is loaded on first `put` only, so the local stack and cold
+ * starts that store no attachment never evaluate it.
+ *
+ * @example
+ * ```ts
+ * await blobStoreFromEnv().put(key, content, 'application/pdf');
+ * ```
+ */
+export function blobStoreFromEnv(): BlobStore {
+  const dir = optionalEnv('ATTACHMENTS_DIR');
+  if (dir !== undefined) return fsBlobStore(dir);
+  const bucket = optionalEnv('ATTACHMENTS_BUCKET');
+  if (bucket !== undefined) {
+    let store: Promise<BlobStore> | undefined;
+    return {
+      put: async (key, body, contentType) => {
+        store ??= import('#shared/adapters/blob-store/s3-blob-store.ts').then(({ s3BlobStore }) => s3BlobStore(bucket));
+        return (await store).put(key, body, contentType);
+      },
+    };
+  }
+  throw new ConfigError('Missing required setting ATTACHMENTS_DIR or ATTACHMENTS_BUCKET');
+}
+
+/**
+ * A content-addressed key: `attachments/<sha256 of content>/<sanitized filename>`. The same content under
+ * the same name always lands on the same key, so a retried delivery rewrites it instead of adding one.
+ *
+ * @example
+ * ```ts
+ * contentAddressedKey(Buffer.from('hi'), 'Q3 report (final).pdf');
+ * // 'attachments/8f434346…/Q3_report_final_.pdf'
+ * ```
+ */
+export function contentAddressedKey(content: Buffer, filename: string): string {
+  const digest = createHash('sha256').update(content).digest('hex');
+  return `attachments/${digest}/${sanitizeFilename(filename)}`;
+}
+
+/**
+ * A file name safe in a path and an S3 key: ASCII letters, digits, `.`, `_`, `-`; no leading dot; at
+ * most 100 characters, keeping the extension.
+ *
+ * @example
+ * ```ts
+ * sanitizeFilename('../../etc/passwd'); // 'etc_passwd'
+ * ```
+ */
+export function sanitizeFilename(filename: string): string {
+  const cleaned = filename
+    .normalize('NFKD')
+    .replace(/[^A-Za-z0-9._-]+/g, '_')
+    .replace(/\.{2,}/g, '.')
+    .replace(/^[._]+/, '')
+    .replace(/_+$/, '');
+  if (cleaned === '') return 'attachment';
+  if (cleaned.length <= 100) return cleaned;
+  const dot = cleaned.lastIndexOf('.');
+  const ext = dot > 0 && cleaned.length - dot <= 16 ? cleaned.slice(dot) : '';
+  return cleaned.slice(0, 100 - ext.length) + ext;
+}
