@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { normalizeChatUserId, normalizeEmail, normalizePhone } from '#shared/domain/identity.ts';
+import { ValidationError } from '#shared/errors.ts';
+
+describe('identity normalization', () => {
+  it('writes phones in E.164 whatever the formatting', () => {
+    expect(normalizePhone('+1 (415) 555-0100')).toBe('+14155550100');
+    expect(normalizePhone('+44 7700 900123')).toBe('+447700900123');
+    expect(normalizePhone(' +4915112345678 ')).toBe('+4915112345678');
+  });
+
+  it.each(['4155550100', '+1', 'hello', '', '+1415555010'])('refuses the phone %j', (raw) => {
+    expect(() => normalizePhone(raw)).toThrow(ValidationError);
+  });
+
+  it('lower-cases and trims emails, refuses what is not an address', () => {
+    expect(normalizeEmail(' Jane.Doe@Example.COM ')).toBe('jane.doe@example.com');
+    for (const bad of ['jane', 'jane@', '@example.com', 'a b@example.com', `${'a'.repeat(250)}@example.com`]) {
+      expect(() => normalizeEmail(bad)).toThrow(ValidationError);
+    }
+  });
+
+  it('keeps chat user ids as sent and refuses empty, long or control-character ids', () => {
+    expect(normalizeChatUserId('User_42')).toBe('User_42');
+    for (const bad of ['', 'a'.repeat(129), 'with space', 'tab\t', 'nul\u0000']) expect(() => normalizeChatUserId(bad)).toThrow(ValidationError);
+  });
+});
