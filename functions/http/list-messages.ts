@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { listConversationMessages } from '#shared/conversations/read-conversations.ts';
 import { ValidationError } from '#shared/errors.ts';
 import { httpHandler } from '#shared/http/http-handler.ts';
@@ -6,8 +6,8 @@ import { json } from '#shared/http/responses.ts';
 import { staffAuth } from '#shared/http/staff-auth.middleware.ts';
 
 const querySchema = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(50),
-  cursor: z.string().min(1).max(2048).optional(),
+  limit: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(100)), 50),
+  cursor: z.optional(z.string().check(z.minLength(1), z.maxLength(2048))),
 });
 
 /** `GET /conversations/{conversationId}/messages?limit=&cursor=`: one page, oldest first. */

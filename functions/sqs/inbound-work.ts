@@ -2,13 +2,13 @@ import middy from '@middy/core';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { fetchMedia } from '#shared/ingest/fetch-media.ts';
 import { logger } from '#shared/logger.ts';
 
 const processor = new BatchProcessor(EventType.SQS);
 
-const jobSchema = z.object({ type: z.literal('fetch-media'), conversationId: z.string().min(1), messageId: z.string().min(1) });
+const jobSchema = z.object({ type: z.literal('fetch-media'), conversationId: z.string().check(z.minLength(1)), messageId: z.string().check(z.minLength(1)) });
 
 async function recordHandler(record: SQSRecord): Promise<void> {
   let body: unknown;

@@ -1,11 +1,17 @@
-import type { Attachment, IdentityKind, IdentityRef, Message } from '#shared/domain/message.ts';
-import { customerEntity, identityEntity, messageEntity, omniService } from '#shared/data/entities.ts';
-import { ValidationError } from '#shared/errors.ts';
+import { BatchGetCommand, BatchWriteCommand, GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { documentClient, getTableName } from '#shared/data/client.ts';
+import { LSI1SK, PK, SK, conversationPk, customerKey, identityKey, messageKey, threadSortKey } from '#shared/data/keys.ts';
 import { tableSchema } from '#shared/data/table-schema.ts';
+import type { Attachment, IdentityKind, IdentityRef, Message } from '#shared/domain/message.ts';
+import { ValidationError } from '#shared/errors.ts';
 
 /**
- * The access patterns of the single table, named by intent. Nothing outside `#shared/data` builds a
- * key or a condition.
+ * The access patterns of the single table, named by intent. Nothing outside `#shared/data` builds a key
+ * or a condition.
+ *
+ * Hand-written on the Document client rather than ElectroDB or dynamodb-toolbox, for a measured reason:
+ * the bundled AWS SDK alone is ~440 KB of the 600 KB handler budget, ElectroDB adds ~220 KB and
+ * dynamodb-toolbox ~65 KB. The module is small, and its conditions are tested against DynamoDB Local.
  */
 
 export type CustomerRecord = {
@@ -20,7 +26,7 @@ export type CustomerRecord = {
 
 export type StoredMessage = Message & { customerId: string };
 
-/** `phone:+14155550100`: how an identity is written in a customer's identity set and in API answers. */
+/** `phone:+14155550100`: how an identity is written in a customer's identity set. */
 export function identityLabel(ref: IdentityRef): string {
   return `${ref.kind}:${ref.value}`;
 }
@@ -32,32 +38,32 @@ export function parseIdentityLabel(label: string): IdentityRef {
 
 /** True when DynamoDB refused a write because its condition did not hold (directly or in a transaction). */
 export function isConditionFailure(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    const name = (e as { name?: string }).name;
-    if (name === 'ConditionalCheckFailedException') return true;
-    if (name === 'TransactionCanceledException') {
-      const reasons = (e as { CancellationReasons?: Array<{ Code?: string }> }).CancellationReasons ?? [];
-      return reasons.some((r) => r.Code === 'ConditionalCheckFailed');
-    }
+  const name = (err as { name?: string } | undefined)?.name;
+  if (name === 'ConditionalCheckFailedException') return true;
+  if (name === 'TransactionCanceledException') {
+    const reasons = (err as { CancellationReasons?: Array<{ Code?: string }> }).CancellationReasons ?? [];
+    return reasons.some((r) => r.Code === 'ConditionalCheckFailed');
   }
   return false;
 }
+
+const notExists = `attribute_not_exists(${PK})`;
 
 function toCustomer(item: Record<string, unknown>): CustomerRecord {
   const identities = item.identities;
   return {
     customerId: item.customerId as string,
     conversationId: item.conversationId as string,
-    identities: Array.isArray(identities) ? [...(identities as string[])].sort() : [],
+    identities: identities instanceof Set ? [...(identities as Set<string>)].sort() : [],
     status: (item.status as CustomerRecord['status']) ?? 'open',
-    displayName: item.displayName as string | undefined,
+    ...(item.displayName ? { displayName: item.displayName as string } : {}),
     createdAt: item.createdAt as string,
-    mergedInto: item.mergedInto as string | undefined,
+    ...(item.mergedInto ? { mergedInto: item.mergedInto as string } : {}),
   };
 }
 
 /**
- * Which customer each identity belongs to (absent when unknown). One BatchGet.
+ * Which customer each identity belongs to (absent when unknown): one GetItem, or one BatchGet.
  *
  * @example
  * ```ts
@@ -66,15 +72,18 @@ function toCustomer(item: Record<string, unknown>): CustomerRecord {
  */
 export async function findIdentityOwners(refs: readonly IdentityRef[]): Promise<Map<string, string>> {
   const owners = new Map<string, string>();
-  if (refs.length === 0) return owners;
   if (refs.length === 1) {
     const ref = refs[0]!;
-    const { data } = await identityEntity.get({ kind: ref.kind, value: ref.value }).go({ attributes: ['customerId'] });
-    if (data) owners.set(identityLabel(ref), data.customerId);
+    const { Item } = await documentClient.send(new GetCommand({ TableName: getTableName(), Key: identityKey(ref), ProjectionExpression: 'customerId' }));
+    if (Item) owners.set(identityLabel(ref), Item.customerId as string);
     return owners;
   }
-  const { data } = await identityEntity.get(refs.map((r) => ({ kind: r.kind, value: r.value }))).go();
-  for (const item of data) owners.set(identityLabel(item), item.customerId);
+  if (refs.length === 0) return owners;
+  const { Responses, UnprocessedKeys } = await documentClient.send(
+    new BatchGetCommand({ RequestItems: { [getTableName()]: { Keys: refs.map(identityKey), ProjectionExpression: 'kind, #v, customerId', ExpressionAttributeNames: { '#v': 'value' } } } }),
+  );
+  if (UnprocessedKeys && Object.keys(UnprocessedKeys).length > 0) throw new Error('Identity lookup was throttled');
+  for (const item of Responses?.[getTableName()] ?? []) owners.set(identityLabel({ kind: item.kind, value: item.value }), item.customerId as string);
   return owners;
 }
 
@@ -89,24 +98,41 @@ export async function createCustomerWithIdentity(input: {
   displayName?: string;
   now: string;
 }): Promise<boolean> {
-  const { canceled, data } = await omniService.transaction
-    .write(({ identity, customer }) => [
-      identity.create({ kind: input.identity.kind, value: input.identity.value, customerId: input.customerId, linkedAt: input.now }).commit(),
-      customer
-        .create({
-          customerId: input.customerId,
-          conversationId: input.conversationId,
-          identities: [identityLabel(input.identity)],
-          status: 'open',
-          displayName: input.displayName,
-          createdAt: input.now,
-        })
-        .commit(),
-    ])
-    .go();
-  if (!canceled) return true;
-  if (data.some((d) => d.code === 'ConditionalCheckFailed')) return false;
-  throw new Error(`Customer creation was cancelled: ${data.map((d) => d.code).join(',')}`);
+  const TableName = getTableName();
+  try {
+    await documentClient.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Put: {
+              TableName,
+              Item: { ...identityKey(input.identity), kind: input.identity.kind, value: input.identity.value, customerId: input.customerId, linkedAt: input.now },
+              ConditionExpression: notExists,
+            },
+          },
+          {
+            Put: {
+              TableName,
+              Item: {
+                ...customerKey(input.customerId),
+                customerId: input.customerId,
+                conversationId: input.conversationId,
+                identities: new Set([identityLabel(input.identity)]),
+                status: 'open',
+                displayName: input.displayName,
+                createdAt: input.now,
+              },
+              ConditionExpression: notExists,
+            },
+          },
+        ],
+      }),
+    );
+    return true;
+  } catch (err) {
+    if (isConditionFailure(err)) return false;
+    throw err;
+  }
 }
 
 /**
@@ -115,36 +141,52 @@ export async function createCustomerWithIdentity(input: {
  */
 export async function claimIdentity(ref: IdentityRef, customerId: string, now: string): Promise<string> {
   try {
-    await identityEntity.create({ kind: ref.kind, value: ref.value, customerId, linkedAt: now }).go();
+    await documentClient.send(
+      new PutCommand({
+        TableName: getTableName(),
+        Item: { ...identityKey(ref), kind: ref.kind, value: ref.value, customerId, linkedAt: now },
+        ConditionExpression: notExists,
+      }),
+    );
   } catch (err) {
     if (!isConditionFailure(err)) throw err;
-    const owner = (await identityEntity.get({ kind: ref.kind, value: ref.value }).go({ consistent: true })).data?.customerId;
-    if (!owner) throw new Error('Identity vanished while being claimed', { cause: err });
-    return owner;
+    const { Item } = await documentClient.send(new GetCommand({ TableName: getTableName(), Key: identityKey(ref), ConsistentRead: true }));
+    if (!Item) throw new Error('Identity vanished while being claimed', { cause: err });
+    return Item.customerId as string;
   }
-  await customerEntity.update({ customerId }).add({ identities: [identityLabel(ref)] }).go();
+  await addCustomerIdentities(customerId, [identityLabel(ref)]);
   return customerId;
 }
 
-/**
- * Moves an identity from one customer to another, only if it still belongs to the first.
- */
+/** Moves an identity from one customer to another, only if it still belongs to the first. */
 export async function repointIdentity(ref: IdentityRef, fromCustomerId: string, toCustomerId: string, now: string): Promise<void> {
   try {
-    await identityEntity
-      .patch({ kind: ref.kind, value: ref.value })
-      .set({ customerId: toCustomerId, linkedAt: now })
-      .where((attr, op) => op.eq(attr.customerId, fromCustomerId))
-      .go();
+    await documentClient.send(
+      new UpdateCommand({
+        TableName: getTableName(),
+        Key: identityKey(ref),
+        UpdateExpression: 'SET customerId = :to, linkedAt = :now',
+        ConditionExpression: 'customerId = :from',
+        ExpressionAttributeValues: { ':to': toCustomerId, ':from': fromCustomerId, ':now': now },
+      }),
+    );
   } catch (err) {
     if (!isConditionFailure(err)) throw err;
   }
 }
 
-/** Adds identity labels to a customer's identity set (idempotent). */
+/** Adds identity labels to an existing customer's identity set (idempotent). */
 export async function addCustomerIdentities(customerId: string, labels: readonly string[]): Promise<void> {
   if (labels.length === 0) return;
-  await customerEntity.update({ customerId }).add({ identities: [...labels] }).go();
+  await documentClient.send(
+    new UpdateCommand({
+      TableName: getTableName(),
+      Key: customerKey(customerId),
+      UpdateExpression: 'ADD identities :labels',
+      ConditionExpression: `attribute_exists(${PK})`,
+      ExpressionAttributeValues: { ':labels': new Set(labels) },
+    }),
+  );
 }
 
 /**
@@ -152,8 +194,8 @@ export async function addCustomerIdentities(customerId: string, labels: readonly
  * merge that raced with it).
  */
 export async function getCustomer(customerId: string, options: { consistent?: boolean } = {}): Promise<CustomerRecord | undefined> {
-  const { data } = await customerEntity.get({ customerId }).go({ consistent: options.consistent ?? false });
-  return data ? toCustomer(data) : undefined;
+  const { Item } = await documentClient.send(new GetCommand({ TableName: getTableName(), Key: customerKey(customerId), ConsistentRead: options.consistent ?? false }));
+  return Item ? toCustomer(Item) : undefined;
 }
 
 /**
@@ -162,11 +204,15 @@ export async function getCustomer(customerId: string, options: { consistent?: bo
  */
 export async function markCustomerMerged(sourceId: string, targetId: string, now: string): Promise<string> {
   try {
-    await customerEntity
-      .patch({ customerId: sourceId })
-      .set({ mergedInto: targetId, mergedAt: now })
-      .where((attr, op) => op.notExists(attr.mergedInto))
-      .go();
+    await documentClient.send(
+      new UpdateCommand({
+        TableName: getTableName(),
+        Key: customerKey(sourceId),
+        UpdateExpression: 'SET mergedInto = :target, mergedAt = :now',
+        ConditionExpression: `attribute_exists(${PK}) AND attribute_not_exists(mergedInto)`,
+        ExpressionAttributeValues: { ':target': targetId, ':now': now },
+      }),
+    );
     return targetId;
   } catch (err) {
     if (!isConditionFailure(err)) throw err;
@@ -176,22 +222,33 @@ export async function markCustomerMerged(sourceId: string, targetId: string, now
   }
 }
 
-type NewMessage = Omit<StoredMessage, 'email'> & {
-  email?: Message['email'];
-};
+function toItem(message: StoredMessage): Record<string, unknown> {
+  const { email, ...rest } = message;
+  return {
+    ...messageKey(message.conversationId, message.messageId),
+    [LSI1SK]: threadSortKey(message.createdAt, message.messageId),
+    ...rest,
+    ...(email ? { email } : {}),
+  };
+}
+
+function toMessage(item: Record<string, unknown>): StoredMessage {
+  const { [PK]: _pk, [SK]: _sk, [LSI1SK]: _lsi, [tableSchema.ttlAttribute]: _ttl, ...message } = item;
+  return message as StoredMessage;
+}
 
 /**
  * Appends a message to its conversation, unless a message with that id is already there (a retried
- * delivery). One conditional PutItem.
+ * delivery). One conditional PutItem (plus its index entry).
  *
  * @example
  * ```ts
  * const outcome = await appendMessage(msg); // 'created' | 'duplicate'
  * ```
  */
-export async function appendMessage(message: NewMessage): Promise<'created' | 'duplicate'> {
+export async function appendMessage(message: StoredMessage): Promise<'created' | 'duplicate'> {
   try {
-    await messageEntity.create(toItem(message)).go({ response: 'none' });
+    await documentClient.send(new PutCommand({ TableName: getTableName(), Item: toItem(message), ConditionExpression: notExists }));
     return 'created';
   } catch (err) {
     if (isConditionFailure(err)) return 'duplicate';
@@ -199,60 +256,32 @@ export async function appendMessage(message: NewMessage): Promise<'created' | 'd
   }
 }
 
-function toItem(message: NewMessage) {
-  return {
-    conversationId: message.conversationId,
-    messageId: message.messageId,
-    customerId: message.customerId,
-    channel: message.channel,
-    direction: message.direction,
-    body: message.body,
-    createdAt: message.createdAt,
-    sentAt: message.sentAt,
-    status: message.status,
-    subject: message.subject,
-    attachments: message.attachments?.map((a) => ({ ...a })),
-    emailMessageId: message.email?.messageId,
-    emailInReplyTo: message.email?.inReplyTo,
-    emailReferences: message.email?.references ? [...message.email.references] : undefined,
-    templateId: message.templateId,
-    templateVersion: message.templateVersion,
-  };
-}
-
-type MessageItem = Awaited<ReturnType<ReturnType<typeof messageEntity.get>['go']>>['data'];
-
-function toMessage(item: NonNullable<MessageItem>): StoredMessage {
-  const email =
-    item.emailMessageId || item.emailInReplyTo || item.emailReferences
-      ? { messageId: item.emailMessageId, inReplyTo: item.emailInReplyTo, references: item.emailReferences }
-      : undefined;
-  return {
-    messageId: item.messageId,
-    conversationId: item.conversationId,
-    customerId: item.customerId,
-    channel: item.channel,
-    direction: item.direction,
-    body: item.body,
-    createdAt: item.createdAt,
-    ...(item.sentAt ? { sentAt: item.sentAt } : {}),
-    ...(item.status ? { status: item.status } : {}),
-    ...(item.subject !== undefined ? { subject: item.subject } : {}),
-    ...(item.attachments ? { attachments: item.attachments as Attachment[] } : {}),
-    ...(item.templateId ? { templateId: item.templateId, templateVersion: item.templateVersion } : {}),
-    ...(email ? { email } : {}),
-  };
-}
-
 /** One message, or undefined. */
 export async function getMessage(conversationId: string, messageId: string): Promise<StoredMessage | undefined> {
-  const { data } = await messageEntity.get({ conversationId, messageId }).go({ consistent: true });
-  return data ? toMessage(data) : undefined;
+  const { Item } = await documentClient.send(new GetCommand({ TableName: getTableName(), Key: messageKey(conversationId, messageId), ConsistentRead: true }));
+  return Item ? toMessage(Item) : undefined;
+}
+
+/** A position in a thread: the last message of a page. Opaque to clients. */
+function encodeCursor(item: Record<string, unknown>): string {
+  return Buffer.from(JSON.stringify({ t: item[LSI1SK], m: item.messageId })).toString('base64url');
+}
+
+function decodeCursor(conversationId: string, cursor: string): Record<string, unknown> {
+  let position: unknown;
+  try {
+    position = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch (cause) {
+    throw new ValidationError('Invalid cursor', { cause });
+  }
+  const p = position as { t?: unknown; m?: unknown } | null;
+  if (typeof p?.t !== 'string' || typeof p.m !== 'string' || !p.t.endsWith(`#${p.m}`) || p.m.length > 100) throw new ValidationError('Invalid cursor');
+  return { ...messageKey(conversationId, p.m), [LSI1SK]: p.t };
 }
 
 /**
  * One page of a thread, oldest first, as a single Query on the time-ordered index: its cost depends on
- * the page size, never on the thread's length. `cursor` is the opaque `nextCursor` of the previous page.
+ * the page size, never on the thread's length. `cursor` is the `nextCursor` of the previous page.
  *
  * @example
  * ```ts
@@ -261,76 +290,73 @@ export async function getMessage(conversationId: string, messageId: string): Pro
  */
 export async function listThreadPage(
   conversationId: string,
-  options: { limit: number; cursor?: string },
+  options: { limit: number; cursor?: string; newestFirst?: boolean },
 ): Promise<{ items: StoredMessage[]; nextCursor: string | null }> {
-  if (options.cursor !== undefined) checkThreadCursor(conversationId, options.cursor);
-  const { data, cursor } = await messageEntity.query
-    .thread({ conversationId })
-    .go({ limit: options.limit, cursor: options.cursor ?? null, order: 'asc' });
-  return { items: data.map(toMessage), nextCursor: cursor ?? null };
-}
-
-/**
- * A cursor must be one this thread's query handed out: a position in *this* conversation's index. A
- * forged or foreign cursor is the client's fault (400), never a store error (500).
- */
-function checkThreadCursor(conversationId: string, cursor: string): void {
-  const { partitionKey, sortKey, threadIndex } = tableSchema;
-  const expectedPk = messageEntity.query.thread({ conversationId }).params().ExpressionAttributeValues?.[':pk'];
-  let key: unknown;
-  try {
-    key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch (cause) {
-    throw new ValidationError('Invalid cursor', { cause });
-  }
-  const k = key as Record<string, unknown> | null;
-  const valid =
-    typeof k === 'object' &&
-    k !== null &&
-    Object.keys(k).length === 3 &&
-    k[partitionKey] === expectedPk &&
-    typeof k[sortKey] === 'string' &&
-    typeof k[threadIndex.sortKey] === 'string';
-  if (!valid) throw new ValidationError('Invalid cursor');
+  const { Items = [], LastEvaluatedKey } = await documentClient.send(
+    new QueryCommand({
+      TableName: getTableName(),
+      IndexName: tableSchema.threadIndex.name,
+      KeyConditionExpression: `${PK} = :pk`,
+      ExpressionAttributeValues: { ':pk': conversationPk(conversationId) },
+      ScanIndexForward: !options.newestFirst,
+      Limit: options.limit,
+      ...(options.cursor ? { ExclusiveStartKey: decodeCursor(conversationId, options.cursor) } : {}),
+    }),
+  );
+  const last = Items[Items.length - 1];
+  return { items: Items.map(toMessage), nextCursor: LastEvaluatedKey && last ? encodeCursor(last) : null };
 }
 
 /** The newest message of a thread, for the conversation's `lastMessageAt`. */
 export async function latestMessage(conversationId: string): Promise<StoredMessage | undefined> {
-  const { data } = await messageEntity.query.thread({ conversationId }).go({ limit: 1, order: 'desc' });
-  return data[0] ? toMessage(data[0]) : undefined;
+  return (await listThreadPage(conversationId, { limit: 1, newestFirst: true })).items[0];
+}
+
+async function batchWrite(requests: Array<Record<string, unknown>>): Promise<void> {
+  let pending = requests;
+  for (let attempt = 0; pending.length > 0; attempt++) {
+    if (attempt === 8) throw new Error('Batch write kept coming back unprocessed');
+    if (attempt > 0) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
+    const { UnprocessedItems } = await documentClient.send(new BatchWriteCommand({ RequestItems: { [getTableName()]: pending } }));
+    pending = (UnprocessedItems?.[getTableName()] ?? []) as Array<Record<string, unknown>>;
+  }
 }
 
 /**
  * Moves every message of `fromConversationId` into `toConversationId` (merging two customers). Each
- * message is written to the target before it is deleted from the source, under the same message id, so
- * a crash or a second run repeats harmlessly: every message ends up exactly once.
+ * page is written to the target before it is deleted from the source, under the same message ids, so a
+ * crash or a second run repeats harmlessly: every message ends up exactly once.
  */
 export async function moveThread(fromConversationId: string, toConversationId: string, toCustomerId: string): Promise<number> {
   let moved = 0;
-  let cursor: string | null = null;
-  do {
-    const page: { data: Array<NonNullable<MessageItem>>; cursor: string | null } = await messageEntity.query
-      .byMessage({ conversationId: fromConversationId })
-      .go({ cursor, limit: 25 });
-    if (page.data.length > 0) {
-      const copies = page.data.map((item) => toItem({ ...toMessage(item), conversationId: toConversationId, customerId: toCustomerId }));
-      const put = await messageEntity.put(copies).go();
-      if (put.unprocessed.length > 0) throw new Error('Some messages were not copied during merge');
-      const del = await messageEntity.delete(page.data.map((m) => ({ conversationId: fromConversationId, messageId: m.messageId }))).go();
-      if (del.unprocessed.length > 0) throw new Error('Some merged messages were not removed from the source');
-      moved += page.data.length;
-    }
-    // Deleting what was read means the next read starts over at the (new) beginning.
-    cursor = null;
-    if (page.data.length === 0) break;
-  } while (true);
-  return moved;
+  for (;;) {
+    // Always the first page: what was moved is gone from the source.
+    const { Items = [] } = await documentClient.send(
+      new QueryCommand({
+        TableName: getTableName(),
+        KeyConditionExpression: `${PK} = :pk`,
+        ExpressionAttributeValues: { ':pk': conversationPk(fromConversationId) },
+        ConsistentRead: true,
+        Limit: 25,
+      }),
+    );
+    if (Items.length === 0) return moved;
+    const messages = Items.map(toMessage);
+    await batchWrite(messages.map((m) => ({ PutRequest: { Item: toItem({ ...m, conversationId: toConversationId, customerId: toCustomerId }) } })));
+    await batchWrite(messages.map((m) => ({ DeleteRequest: { Key: messageKey(fromConversationId, m.messageId) } })));
+    moved += messages.length;
+  }
 }
 
 /** Replaces a message's attachment list (the inbound-work consumer records stored media). */
 export async function setAttachments(conversationId: string, messageId: string, attachments: readonly Attachment[]): Promise<void> {
-  await messageEntity
-    .patch({ conversationId, messageId })
-    .set({ attachments: attachments.map((a) => ({ ...a })) })
-    .go({ response: 'none' });
+  await documentClient.send(
+    new UpdateCommand({
+      TableName: getTableName(),
+      Key: messageKey(conversationId, messageId),
+      UpdateExpression: 'SET attachments = :a',
+      ConditionExpression: `attribute_exists(${PK})`,
+      ExpressionAttributeValues: { ':a': attachments },
+    }),
+  );
 }

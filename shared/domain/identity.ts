@@ -1,5 +1,5 @@
 import { parsePhoneNumberFromString } from 'libphonenumber-js';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import type { IdentityRef } from '#shared/domain/message.ts';
 import { ValidationError } from '#shared/errors.ts';
 

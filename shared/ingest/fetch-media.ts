@@ -1,6 +1,6 @@
 import { getMessage, setAttachments } from '#shared/data/conversation-store.ts';
 import type { Attachment } from '#shared/domain/message.ts';
-import { optionalEnv } from '#shared/config.ts';
+import { getSecretSetting, optionalEnv } from '#shared/config.ts';
 import { blobStoreFromEnv, contentAddressedKey, type BlobStore } from '#shared/ports/blob-store.ts';
 import type { InboundWorkJob } from '#shared/ports/work-queue.ts';
 import { logger } from '#shared/logger.ts';
@@ -28,9 +28,9 @@ async function download(url: string, deps: FetchMediaDeps): Promise<{ content: B
   const parsed = new URL(url);
   if (!allowedHosts().includes(parsed.hostname.toLowerCase())) throw new PermanentMediaError('media host not allowed');
   const headers: Record<string, string> = {};
+  // Twilio's "HTTP auth for media" setting: when an account SID is configured, authenticate as it.
   const sid = optionalEnv('TWILIO_ACCOUNT_SID');
-  const token = optionalEnv('TWILIO_AUTH_TOKEN');
-  if (sid && token) headers.authorization = `Basic ${Buffer.from(`${sid}:${token}`).toString('base64')}`;
+  if (sid) headers.authorization = `Basic ${Buffer.from(`${sid}:${await getSecretSetting('TWILIO_AUTH_TOKEN')}`).toString('base64')}`;
   const res = await deps.fetch(url, { headers, signal: AbortSignal.timeout(15_000) });
   if (res.status >= 400 && res.status < 500 && res.status !== 429) throw new PermanentMediaError(`media answered ${res.status}`);
   if (!res.ok) throw new Error(`media answered ${res.status}`);

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { getSecretSetting } from '#shared/config.ts';
 import { identity } from '#shared/domain/identity.ts';
@@ -7,14 +7,16 @@ import { ValidationError } from '#shared/errors.ts';
 import { verifyChatSignature } from '#shared/channels/chat/chat-signature.ts';
 import { header, rawBody, requireContentType } from '#shared/http/request.ts';
 
+const bounded = (min: number, max: number) => z.string().check(z.minLength(min), z.maxLength(max));
+
 const chatWebhookSchema = z.strictObject({
-  messageId: z.string().min(1).max(200),
-  userId: z.string().min(1).max(128),
-  text: z.string().min(1).max(20_000),
+  messageId: bounded(1, 200),
+  userId: bounded(1, 128),
+  text: bounded(1, 20_000),
   sentAt: z.iso.datetime({ offset: true }),
-  email: z.string().max(254).optional(),
-  phone: z.string().max(64).optional(),
-  name: z.string().max(200).optional(),
+  email: z.optional(bounded(1, 254)),
+  phone: z.optional(bounded(1, 64)),
+  name: z.optional(bounded(0, 200)),
 });
 
 /** A chat body may be at most this large: messages are text, not files. */

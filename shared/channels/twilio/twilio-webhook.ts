@@ -3,7 +3,7 @@ import { validateRequest } from 'twilio/lib/webhooks/webhooks.js';
 import { getSecretSetting, requireEnv } from '#shared/config.ts';
 import { SignatureError, ValidationError } from '#shared/errors.ts';
 import { header, parseForm, rawBody, requireContentType } from '#shared/http/request.ts';
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 
 /**
  * The URL Twilio signed: `PUBLIC_BASE_URL` + path + query. Behind API Gateway the request's own host is
@@ -24,7 +24,7 @@ export function signedUrl(event: Pick<APIGatewayProxyEventV2, 'rawPath' | 'rawQu
  * const params = await verifiedTwilioForm(event, smsWebhookSchema);
  * ```
  */
-export async function verifiedTwilioForm<S extends z.ZodType>(event: APIGatewayProxyEventV2, schema: S): Promise<z.output<S>> {
+export async function verifiedTwilioForm<S extends z.ZodMiniType>(event: APIGatewayProxyEventV2, schema: S): Promise<z.output<S>> {
   const signature = header(event, 'x-twilio-signature');
   if (!signature) throw new SignatureError('Missing X-Twilio-Signature');
   requireContentType(event, 'application/x-www-form-urlencoded');
