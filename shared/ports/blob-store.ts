@@ -46,7 +46,7 @@ export function blobStoreFromEnv(): BlobStore {
  * @example
  * ```ts
  * contentAddressedKey(Buffer.from('hi'), 'Q3 report (final).pdf');
- * // 'attachments/8f434346…/Q3_report_final_.pdf'
+ * // 'attachments/8f434346…/Q3_report_final.pdf'
  * ```
  */
 export function contentAddressedKey(content: Buffer, filename: string): string {
@@ -55,24 +55,25 @@ export function contentAddressedKey(content: Buffer, filename: string): string {
 }
 
 /**
- * A file name safe in a path and an S3 key: ASCII letters, digits, `.`, `_`, `-`; no leading dot; at
- * most 100 characters, keeping the extension.
+ * A file name safe in a path and an S3 key: ASCII letters, digits, `.`, `_`, `-` (accents dropped, other
+ * characters become `_`); no leading dot; at most 100 characters, the extension kept.
  *
  * @example
  * ```ts
  * sanitizeFilename('../../etc/passwd'); // 'etc_passwd'
+ * sanitizeFilename('Rechnung März.pdf'); // 'Rechnung_Marz.pdf'
  * ```
  */
 export function sanitizeFilename(filename: string): string {
   const cleaned = filename
     .normalize('NFKD')
-    .replace(/[^A-Za-z0-9._-]+/g, '_')
+    .replace(/\p{M}+/gu, '')
+    .replace(/[^A-Za-z0-9._-]+/g, '_');
+  const ext = /\.[A-Za-z0-9]{1,15}$/.exec(cleaned)?.[0] ?? '';
+  const stem = cleaned
+    .slice(0, cleaned.length - ext.length)
     .replace(/\.{2,}/g, '.')
-    .replace(/^[._]+/, '')
-    .replace(/_+$/, '');
-  if (cleaned === '') return 'attachment';
-  if (cleaned.length <= 100) return cleaned;
-  const dot = cleaned.lastIndexOf('.');
-  const ext = dot > 0 && cleaned.length - dot <= 16 ? cleaned.slice(dot) : '';
-  return cleaned.slice(0, 100 - ext.length) + ext;
+    .slice(0, 100 - ext.length)
+    .replace(/^[._-]+|[._-]+$/g, '');
+  return (stem === '' ? 'attachment' : stem) + ext;
 }

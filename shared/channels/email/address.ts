@@ -92,10 +92,27 @@ function tokenize(input: string): Token[] {
 function normalizeAddress(raw: string): string | undefined {
   // An obsolete source route (`<@a.example:jane@b.example>`) keeps only the address after the colon.
   const withoutRoute = raw.startsWith('@') && raw.includes(':') ? raw.slice(raw.indexOf(':') + 1) : raw;
-  const address = withoutRoute.replace(/\s+/g, '');
+  const address = withoutSpaceOutsideQuotes(withoutRoute);
   if (address.length === 0 || address.length > MAX_ADDRESS_LENGTH) return undefined;
   if (!ADDRESS_RE.test(address)) return undefined;
   return address.toLowerCase();
+}
+
+/** Folding white space may sit around the dots and the `@` of an address, but not inside a quoted local part. */
+function withoutSpaceOutsideQuotes(raw: string): string {
+  let out = '';
+  let quoted = false;
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw[i]!;
+    if (quoted && c === '\\' && i + 1 < raw.length) {
+      out += c + raw[++i];
+      continue;
+    }
+    if (c === '"') quoted = !quoted;
+    if (!quoted && /\s/.test(c)) continue;
+    out += c;
+  }
+  return out;
 }
 
 function collapse(s: string): string {

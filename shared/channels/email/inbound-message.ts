@@ -19,21 +19,23 @@ const MAX_DEDUPE_KEY_BYTES = 256;
 /**
  * The key that makes a retried delivery a no-op.
  *
- * Decision: the `Message-ID` header, as written, since SendGrid retries repeat the mail byte for byte and
- * copies of one mail sent to several of our addresses are one message. Over 256 bytes it is hashed
- * (`sha256:<hex>`) so it fits any key. A mail without `Message-ID` (rare; MTAs add one) gets
- * `sha256:<hex>` over sender, recipients, subject, `Date` header and text, NUL-separated: a retry repeats
- * all five, two different mails almost never do.
+ * Decision: the sender's address and the `Message-ID` header, as written. SendGrid retries repeat the
+ * mail byte for byte, so they repeat both; scoping by sender means nobody can pre-empt someone else's
+ * mail by sending one with its Message-ID first. Over 256 bytes it is hashed (`sha256:<hex>`) so it fits
+ * any key. A mail without `Message-ID` (rare; MTAs add one) gets `sha256:<hex>` over sender,
+ * recipients, subject, `Date` header and text, NUL-separated: a retry repeats all five, two different
+ * mails almost never do.
  *
  * @example
  * ```ts
- * emailDedupeKey(email); // '<CAF=abc@mail.gmail.com>'
+ * emailDedupeKey(email); // 'jane@example.com <CAF=abc@mail.gmail.com>'
  * ```
  */
 export function emailDedupeKey(email: ParsedInboundEmail): string {
   const messageId = email.headers.messageId;
   if (messageId !== undefined && messageId !== '') {
-    return Buffer.byteLength(messageId) <= MAX_DEDUPE_KEY_BYTES ? messageId : `sha256:${sha256(messageId)}`;
+    const key = `${email.fromAddress} ${messageId}`;
+    return Buffer.byteLength(key) <= MAX_DEDUPE_KEY_BYTES ? key : `sha256:${sha256(key)}`;
   }
   const parts = [email.fromAddress, email.toAddresses.join(','), email.subject, email.headers.date ?? '', email.text];
   return `sha256:${sha256(parts.join('\u0000'))}`;

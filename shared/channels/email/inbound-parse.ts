@@ -21,6 +21,15 @@ export type InboundParseLimits = {
   readonly maxFileBytes: number;
 };
 
+/**
+ * The limits used in production: 5 MiB body (`MAX_BODY_BYTES`), 64 fields of at most 2 MiB, 32
+ * attachments of at most the body cap.
+ *
+ * @example
+ * ```ts
+ * await parseInboundParse(body, contentType, { ...defaultInboundParseLimits, maxFiles: 1 });
+ * ```
+ */
 export const defaultInboundParseLimits: InboundParseLimits = {
   maxBodyBytes: MAX_BODY_BYTES,
   maxFields: 64,
@@ -117,7 +126,9 @@ export async function parseInboundParse(
 /**
  * Streams the body through busboy. Field values come back as the bytes that were posted (busboy decodes
  * them as latin1, which maps bytes one to one), because the charset to apply is only known once the
- * `charsets` field, which may come last, has been read.
+ * `charsets` field, which may come last, has been read. (A part that declared its own charset in a
+ * part Content-Type would be decoded by busboy first; SendGrid sends none, its parts carry only a
+ * Content-Disposition.)
  */
 function readMultipart(body: Buffer, contentType: string, limits: InboundParseLimits): Promise<RawForm> {
   return new Promise<RawForm>((resolve, reject) => {
@@ -181,7 +192,7 @@ function readMultipart(body: Buffer, contentType: string, limits: InboundParseLi
 function decodeText(bytes: Buffer, charset: string | undefined): string {
   if (charset !== undefined) {
     try {
-      void charset;
+      return new TextDecoder(charset.trim()).decode(bytes);
     } catch {
       // RangeError: a label the WHATWG encoding list (and so this runtime) does not know
     }
@@ -224,7 +235,6 @@ function isMediaType(value: string): boolean {
 
 /** A display name for an attachment: no control characters, at most 255 characters. */
 function cleanName(name: string): string {
-  // eslint-disable-next-line no-control-regex
   return name.replace(/[\u0000-\u001f\u007f]/g, '').trim().slice(0, 255);
 }
 

@@ -1,0 +1,156 @@
+import { randomUUID } from 'node:crypto';
+import { access, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { describe, expect, inject, it } from 'vitest';
+import type { Message } from '#shared/domain/message.ts';
+import { contentAddressedKey } from '#shared/ports/blob-store.ts';
+import { staffToken } from '#test/helpers/auth.ts';
+import { dynamo } from '#test/helpers/dynamo.ts';
+import { basicAuth } from '#test/helpers/sendgrid.ts';
+import { buildMultipart, sampleEmail } from '#test/unit/email/sendgrid-multipart.ts';
+
+const baseUrl = inject('baseUrl');
+const env = inject('env');
+const url = `${baseUrl}/webhooks/sendgrid/inbound`;
+const auth = basicAuth('inbound', env.SENDGRID_INBOUND_SECRET);
+
+/** A mail from a sender no other test uses, with its own Message-ID and a PDF attachment. */
+function freshMail() {
+  const tag = randomUUID();
+  const sender = `jane.${tag}@example.com`;
+  const messageId = `<${tag}@mail.example.com>`;
+  const pdf = Buffer.from(`%PDF-1.4 invoice ${tag}`);
+  const { body, contentType } = buildMultipart({
+    fields: sampleEmail({
+      from: `"Jane Doe" <${sender.toUpperCase()}>`,
+      subject: `Order ${tag} is late`,
+      headers: `Date: Tue, 3 Jun 2025 05:42:51 +0100\r\nMessage-ID: ${messageId}\r\nIn-Reply-To: <prev-${tag}@support.example.net>\r\nReferences: <root-${tag}@support.example.net>\r\n <prev-${tag}@support.example.net>\r\n`,
+      attachments: '1',
+      'attachment-info': JSON.stringify({ attachment1: { filename: 'Invoice 42.pdf', name: 'Invoice 42.pdf', type: 'application/pdf' } }),
+    }),
+    files: [{ field: 'attachment1', filename: 'Invoice 42.pdf', contentType: 'application/pdf', content: pdf }],
+  });
+  return { tag, sender, messageId, pdf, body, contentType };
+}
+
+async function post(body: Uint8Array, headers: Record<string, string>) {
+  return fetch(url, { method: 'POST', headers, body });
+}
+
+async function staffGet<T>(path: string): Promise<{ status: number; body: T }> {
+  const token = await staffToken('agent-email-test', ['agent']);
+  const res = await fetch(`${baseUrl}${path}`, { headers: { authorization: `Bearer ${token}` } });
+  return { status: res.status, body: (await res.json()) as T };
+}
+
+/**
+ * Items that mention `marker` anywhere. The table is shared by test files running in parallel, so a
+ * "nothing written" check looks for what this request would have written (its unique sender and
+ * subject) rather than comparing global counts another file may change meanwhile.
+ */
+async function itemsMentioning(marker: string): Promise<number> {
+  let found = 0;
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await dynamo(env).send(new ScanCommand({ TableName: env.TABLE_NAME, ExclusiveStartKey: startKey }));
+    found += (page.Items ?? []).filter((item) => JSON.stringify(item).toLowerCase().includes(marker.toLowerCase())).length;
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  return found;
+}
+
+describe('POST /webhooks/sendgrid/inbound through the local stack', () => {
+  it('puts the mail, its subject and attachment in the sender’s thread; a retry adds nothing', async () => {
+    // Prepare
+    const mail = freshMail();
+
+    // Act
+    const res = await post(mail.body, { 'content-type': mail.contentType, authorization: auth });
+    const first = (await res.json()) as { conversationId: string; messageId: string };
+    const itemsAfterFirst = await itemsMentioning(mail.tag);
+    const retry = await post(mail.body, { 'content-type': mail.contentType, authorization: auth });
+
+    // Assess
+    expect(res.status).toBe(200);
+    expect(retry.status).toBe(200);
+    expect(await retry.json()).toEqual(first);
+    expect(itemsAfterFirst).toBeGreaterThan(0);
+    expect(await itemsMentioning(mail.tag)).toBe(itemsAfterFirst);
+
+    const customer = await staffGet<{ conversationId: string }>(`/customers?email=${encodeURIComponent(mail.sender)}`);
+    expect(customer.status).toBe(200);
+    expect(customer.body.conversationId).toBe(first.conversationId);
+
+    const thread = await staffGet<{ items: Message[] }>(`/conversations/${first.conversationId}/messages`);
+    expect(thread.body.items).toHaveLength(1);
+    const [message] = thread.body.items;
+    expect(message).toMatchObject({
+      messageId: first.messageId,
+      channel: 'email',
+      direction: 'inbound',
+      subject: `Order ${mail.tag} is late`,
+      body: 'Hello, my order has not arrived.\n',
+      attachments: [{ name: 'Invoice 42.pdf', contentType: 'application/pdf', size: mail.pdf.length, status: 'stored' }],
+      email: {
+        messageId: mail.messageId,
+        inReplyTo: `<prev-${mail.tag}@support.example.net>`,
+        references: [`<root-${mail.tag}@support.example.net>`, `<prev-${mail.tag}@support.example.net>`],
+      },
+    });
+    const storageKey = message!.attachments![0]!.storageKey!;
+    expect(await readFile(join(env.ATTACHMENTS_DIR, storageKey))).toEqual(mail.pdf);
+  });
+
+  it('stores one message when copies of a delivery arrive at once', async () => {
+    // Prepare
+    const mail = freshMail();
+
+    // Act
+    const answers = await Promise.all([1, 2, 3].map(() => post(mail.body, { 'content-type': mail.contentType, authorization: auth })));
+    const bodies = (await Promise.all(answers.map((r) => r.json()))) as Array<{ conversationId: string; messageId: string }>;
+
+    // Assess
+    expect(answers.map((r) => r.status)).toEqual([200, 200, 200]);
+    expect(new Set(bodies.map((b) => `${b.conversationId}/${b.messageId}`)).size).toBe(1);
+    const thread = await staffGet<{ items: Message[] }>(`/conversations/${bodies[0]!.conversationId}/messages`);
+    expect(thread.body.items).toHaveLength(1);
+  });
+
+  describe('refuses bad requests and writes nothing', () => {
+    const cases: Array<[string, (mail: ReturnType<typeof freshMail>) => { body: Uint8Array; headers: Record<string, string> }, number, string]> = [
+      ['missing credentials', (m) => ({ body: m.body, headers: { 'content-type': m.contentType } }), 401, 'unauthenticated'],
+      ['a wrong user', (m) => ({ body: m.body, headers: { 'content-type': m.contentType, authorization: basicAuth('admin', env.SENDGRID_INBOUND_SECRET) } }), 403, 'forbidden'],
+      ['a wrong password', (m) => ({ body: m.body, headers: { 'content-type': m.contentType, authorization: basicAuth('inbound', `${env.SENDGRID_INBOUND_SECRET}x`) } }), 403, 'forbidden'],
+      ['a truncated multipart body', (m) => ({ body: m.body.subarray(0, m.body.length - 40), headers: { 'content-type': m.contentType, authorization: auth } }), 400, 'bad_request'],
+      ['a multipart without boundary', (m) => ({ body: m.body, headers: { 'content-type': 'multipart/form-data', authorization: auth } }), 400, 'bad_request'],
+      ['a JSON body', (m) => ({ body: m.body, headers: { 'content-type': 'application/json', authorization: auth } }), 415, 'unsupported_media_type'],
+      [
+        'a text part over the 2 MiB field cap',
+        (m) => {
+          const big = buildMultipart({ fields: sampleEmail({ from: m.sender, subject: `Order ${m.tag}`, text: 'x'.repeat(3 * 1024 * 1024) }) });
+          return { body: big.body, headers: { 'content-type': big.contentType, authorization: auth } };
+        },
+        413,
+        'payload_too_large',
+      ],
+    ];
+
+    it.each(cases)('%s → %i', async (_label, build, status, code) => {
+      // Prepare
+      const mail = freshMail();
+      const { body, headers } = build(mail);
+
+      // Act
+      const res = await post(body, headers);
+
+      // Assess
+      expect(res.status).toBe(status);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe(code);
+      if (status === 401) expect(res.headers.get('www-authenticate')).toBe('Basic realm="inbound"');
+      expect(await itemsMentioning(mail.tag)).toBe(0);
+      expect((await staffGet(`/customers?email=${encodeURIComponent(mail.sender)}`)).status).toBe(404);
+      await expect(access(join(env.ATTACHMENTS_DIR, contentAddressedKey(mail.pdf, 'Invoice 42.pdf')))).rejects.toThrow(/ENOENT/);
+    });
+  });
+});

@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { baseUrl, postChat, stackEnv, staffToken } from '#test/helpers/index.ts';
+import { expectError, freshId, staffGet } from './support.ts';
+
+async function seedChatThread(count: number): Promise<{ userId: string; conversationId: string }> {
+  const userId = freshId('pager');
+  let conversationId = '';
+  for (let i = 0; i < count; i++) {
+    const res = await postChat(baseUrl(), { messageId: `m${i}`, userId, text: `message ${i}`, sentAt: new Date().toISOString() }, { secret: stackEnv().CHAT_WEBHOOK_SECRET });
+    conversationId = ((await res.json()) as { conversationId: string }).conversationId;
+  }
+  return { userId, conversationId };
+}
+
+describe('staff read API', () => {
+  describe('authentication and roles', () => {
+    it('refuses a missing, malformed, forged or expired token with 401', async () => {
+      const url = `${baseUrl()}/customers?chatUserId=someone`;
+      await expectError(await fetch(url), 401);
+      await expectError(await fetch(url, { headers: { authorization: 'Bearer not.a.jwt' } }), 401);
+      await expectError(await fetch(url, { headers: { authorization: 'Basic Zm9vOmJhcg==' } }), 401);
+      const valid = await staffToken('alice', ['agent']);
+      const [h, p] = valid.split('.');
+      await expectError(await fetch(url, { headers: { authorization: `Bearer ${h}.${p}.${'A'.repeat(86)}` } }), 401);
+      const expired = await staffToken('alice', ['agent'], { expiresIn: '-1m' });
+      await expectError(await fetch(url, { headers: { authorization: `Bearer ${expired}` } }), 401);
+    });
+
+    it('refuses a valid token without the agent role with 403, and lets admins through', async () => {
+      await expectError(await staffGet('/customers?chatUserId=someone', ['editor']), 403);
+      await expectError(await staffGet('/customers?chatUserId=someone', []), 403);
+      expect((await staffGet('/customers?chatUserId=someone', ['admin'])).status).toBe(404);
+    });
+  });
+
+  describe('GET /customers', () => {
+    it.each([['', 400], ['phone=%2B16285550100&email=a%40b.co', 400], ['phone=12', 400], ['email=nope', 400], ['chatUserId=', 400], ['email=nobody%40example.com', 404]])(
+      '?%s → %i',
+      async (query, status) => expectError(await staffGet(`/customers?${query}`), status),
+    );
+  });
+
+  describe('GET /conversations/{id}', () => {
+    it('shows the customer, identities, status and timestamps', async () => {
+      const { userId, conversationId } = await seedChatThread(2);
+      const res = await staffGet(`/conversations/${conversationId}`);
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as Record<string, unknown>;
+      expect(body).toMatchObject({ conversationId, status: 'open', identities: [{ kind: 'chat', value: userId }] });
+      expect(Date.parse(body.createdAt as string)).toBeLessThanOrEqual(Date.parse(body.lastMessageAt as string));
+    });
+
+    it('answers 404 for unknown and malformed ids', async () => {
+      await expectError(await staffGet(`/conversations/conv_${'0'.repeat(32)}`), 404);
+      await expectError(await staffGet('/conversations/nope'), 404);
+      await expectError(await staffGet(`/conversations/conv_${'0'.repeat(32)}/messages`), 404);
+    });
+  });
+
+  describe('GET /conversations/{id}/messages', () => {
+    it('pages through a thread oldest first with cursors, every message once', async () => {
+      const { conversationId } = await seedChatThread(23);
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      const sizes: number[] = [];
+      do {
+        const res = await staffGet(`/conversations/${conversationId}/messages?limit=10${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+        expect(res.status).toBe(200);
+        const page = (await res.json()) as { items: Array<{ body: string; createdAt: string }>; nextCursor: string | null };
+        sizes.push(page.items.length);
+        seen.push(...page.items.map((m) => m.body));
+        cursor = page.nextCursor;
+      } while (cursor);
+      expect(sizes).toEqual([10, 10, 3]);
+      expect(seen).toEqual(Array.from({ length: 23 }, (_, i) => `message ${i}`));
+    });
+
+    it('defaults to pages of 50', async () => {
+      const { conversationId } = await seedChatThread(3);
+      const page = (await (await staffGet(`/conversations/${conversationId}/messages`)).json()) as { items: unknown[]; nextCursor: unknown };
+      expect(page.items).toHaveLength(3);
+      expect(page.nextCursor).toBeNull();
+    });
+
+    it.each([['limit=0'], ['limit=101'], ['limit=abc'], ['limit=1.5'], ['cursor=%%%'], ['cursor=bm90LWpzb24'], [`cursor=${Buffer.from(JSON.stringify({ t: 'x', m: 'y' })).toString('base64url')}`]])(
+      '?%s → 400',
+      async (query) => {
+        const { conversationId } = await seedChatThread(1);
+        await expectError(await staffGet(`/conversations/${conversationId}/messages?${query}`), 400);
+      },
+    );
+  });
+
+  it('answers 404 with the error body for unknown routes', async () => {
+    await expectError(await fetch(`${baseUrl()}/nope`), 404);
+    await expectError(await fetch(`${baseUrl()}/customers`, { method: 'DELETE' }), 404);
+  });
+});

@@ -1,0 +1,66 @@
+/**
+ * Builds multipart bodies the way SendGrid Inbound Parse posts them (default mode): boundary `xYzZY`,
+ * text parts with a Content-Disposition only and their bytes as the mail carried them (so a latin1
+ * `text` stays latin1, `charsets` says so), attachments as file parts `attachment1..N`.
+ */
+export type FilePart = { field: string; filename: string; contentType: string; content: Buffer };
+
+export type InboundParseFixture = {
+  fields?: Record<string, string | Buffer>;
+  files?: FilePart[];
+  boundary?: string;
+};
+
+export const SENDGRID_BOUNDARY = 'xYzZY';
+
+export function buildMultipart({ fields = {}, files = [], boundary = SENDGRID_BOUNDARY }: InboundParseFixture): {
+  body: Buffer;
+  contentType: string;
+} {
+  const chunks: Buffer[] = [];
+  const push = (s: string | Buffer) => chunks.push(typeof s === 'string' ? Buffer.from(s, 'utf8') : s);
+  for (const [name, value] of Object.entries(fields)) {
+    push(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n`);
+    push(value);
+    push('\r\n');
+  }
+  for (const file of files) {
+    push(`--${boundary}\r\nContent-Disposition: form-data; name="${file.field}"; filename="${file.filename}"\r\n`);
+    push(`Content-Type: ${file.contentType}\r\n\r\n`);
+    push(file.content);
+    push('\r\n');
+  }
+  push(`--${boundary}--\r\n`);
+  return { body: Buffer.concat(chunks), contentType: `multipart/form-data; boundary=${boundary}` };
+}
+
+/** A realistic mail: headers block as SendGrid forwards it (folded lines included). */
+export function sampleEmail(overrides: Record<string, string | Buffer> = {}): Record<string, string | Buffer> {
+  return {
+    headers: [
+      'Received: by mx0047p1mdw1.sendgrid.net with SMTP id 6WCVv7KAWn Wed, 27 Jul 2016 20:53:06 +0000 (UTC)',
+      'DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed;',
+      '        d=example.com; s=20230601;',
+      'Date: Tue, 3 Jun 2025 05:42:51 +0100',
+      'From: "Jane Doe" <Jane@Example.com>',
+      'Message-ID: <CAF=abc123@mail.example.com>',
+      'In-Reply-To: <prev-1@support.example.net>',
+      'References: <root-0@support.example.net>',
+      ' <prev-1@support.example.net>',
+      'Subject: Order #42 is late',
+      'To: support@inbound.example.net',
+      '',
+    ].join('\n'),
+    dkim: '{@example.com : pass}',
+    to: 'support@inbound.example.net',
+    from: '"Jane Doe" <Jane@Example.com>',
+    subject: 'Order #42 is late',
+    text: 'Hello, my order has not arrived.\n',
+    sender_ip: '209.85.128.42',
+    envelope: '{"to":["support@inbound.example.net"],"from":"jane@example.com"}',
+    attachments: '0',
+    charsets: '{"to":"UTF-8","from":"UTF-8","subject":"UTF-8","text":"utf-8"}',
+    SPF: 'pass',
+    ...overrides,
+  };
+}

@@ -1,0 +1,68 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { signChat, signTwilio } from '#test/helpers/index.ts';
+
+// A store that does not answer: DynamoDB "down" is a closed port, reached through the real SDK client.
+const env: Record<string, string> = {
+  TABLE_NAME: 'unreachable',
+  DYNAMODB_ENDPOINT: 'http://127.0.0.1:9',
+  AWS_REGION: 'us-east-1',
+  AWS_ACCESS_KEY_ID: 'local',
+  AWS_SECRET_ACCESS_KEY: 'local',
+  PUBLIC_BASE_URL: 'https://support.example.com',
+  TWILIO_AUTH_TOKEN: 'store-failure-token',
+  CHAT_WEBHOOK_SECRET: 'store-failure-secret',
+  INBOUND_WORK_QUEUE_URL: 'http://127.0.0.1:9/000000000000/inbound-work',
+};
+const saved = new Map<string, string | undefined>();
+const context = { getRemainingTimeInMillis: () => 10_000, functionName: 'test', awsRequestId: 'req' } as unknown as Context;
+
+function event(path: string, body: string, headers: Record<string, string>): APIGatewayProxyEventV2 {
+  return {
+    version: '2.0',
+    routeKey: `POST ${path}`,
+    rawPath: path,
+    rawQueryString: '',
+    headers,
+    body,
+    isBase64Encoded: false,
+    requestContext: { http: { method: 'POST', path } } as APIGatewayProxyEventV2['requestContext'],
+  };
+}
+
+describe('a store failure answers 5xx so the provider retries, without details', () => {
+  beforeAll(() => {
+    for (const [k, v] of Object.entries(env)) {
+      saved.set(k, process.env[k]);
+      process.env[k] = v;
+    }
+  });
+  afterAll(() => {
+    for (const [k, v] of saved) if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  });
+
+  it('Twilio SMS → 500 with a generic error body', async () => {
+    const { handler } = await import('#functions/http/twilio-sms.ts');
+    const params = { MessageSid: `SM${'a'.repeat(32)}`, From: '+16285550123', To: '+16285550000', Body: 'hello', NumMedia: '0' };
+    const signature = signTwilio(`${env.PUBLIC_BASE_URL}/webhooks/twilio/sms`, params, env.TWILIO_AUTH_TOKEN!);
+    const res = (await handler(
+      event('/webhooks/twilio/sms', new URLSearchParams(params).toString(), { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature }),
+      context,
+    )) as APIGatewayProxyStructuredResultV2;
+    expect(res.statusCode).toBe(500);
+    expect(JSON.parse(res.body!)).toEqual({ error: { code: 'internal_error', message: 'Internal error; please retry' } });
+    expect(res.body).not.toContain('127.0.0.1');
+  });
+
+  it('chat → 500', async () => {
+    const { handler } = await import('#functions/http/chat-inbound.ts');
+    const body = JSON.stringify({ messageId: 'm1', userId: 'u1', text: 'hi', sentAt: new Date().toISOString() });
+    const ts = String(Math.floor(Date.now() / 1000));
+    const res = (await handler(
+      event('/webhooks/chat', body, { 'content-type': 'application/json', 'x-chat-timestamp': ts, 'x-chat-signature': signChat(env.CHAT_WEBHOOK_SECRET!, ts, body) }),
+      context,
+    )) as APIGatewayProxyStructuredResultV2;
+    expect(res.statusCode).toBe(500);
+  });
+});
