@@ -4,6 +4,7 @@
  * concurrency for a fixed time, and prints one JSON line of results.
  *
  * Usage: tsx bench/load.ts <baseUrl> <authToken> <seconds> <concurrency> <customers>
+ * With <seconds> = 0 it sends exactly one message from each customer (seeding), then stops.
  */
 import { randomBytes } from 'node:crypto';
 import { Agent, request } from 'undici';
@@ -34,8 +35,10 @@ let errors = 0;
 let sent = 0;
 const deadline = performance.now() + seconds * 1000;
 
+const more = () => (seconds === 0 ? sent < customers : performance.now() < deadline);
+
 async function worker(): Promise<void> {
-  while (performance.now() < deadline) {
+  while (more()) {
     const { body, signature } = signedBody(sent++);
     const t0 = performance.now();
     try {

@@ -4,11 +4,16 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import * as z from 'zod/mini';
 import { fetchMedia } from '#shared/ingest/fetch-media.ts';
+import { sweepMerged } from '#shared/ingest/resolve-customer.ts';
 import { logger } from '#shared/logger.ts';
 
 const processor = new BatchProcessor(EventType.SQS);
 
-const jobSchema = z.object({ type: z.literal('fetch-media'), conversationId: z.string().check(z.minLength(1)), messageId: z.string().check(z.minLength(1)) });
+const id = z.string().check(z.minLength(1), z.maxLength(100));
+const jobSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('fetch-media'), conversationId: id, messageId: id }),
+  z.object({ type: z.literal('sweep-merged'), fromCustomerId: id, toCustomerId: id }),
+]);
 
 async function recordHandler(record: SQSRecord): Promise<void> {
   let body: unknown;
@@ -23,10 +28,11 @@ async function recordHandler(record: SQSRecord): Promise<void> {
     logger.error('malformed inbound-work job dropped', { messageId: record.messageId });
     return;
   }
-  await fetchMedia(job.data);
+  if (job.data.type === 'fetch-media') await fetchMedia(job.data);
+  else await sweepMerged(job.data.fromCustomerId);
 }
 
-/** Inbound-work consumer: slow follow-ups of ingest (media copies), with partial batch failure reporting. */
+/** Inbound-work consumer: slow follow-ups of ingest (media copies, merge sweeps), with partial batch failure reporting. */
 export const handler = middy((event: SQSEvent, context: Context) => processPartialResponse(event, recordHandler, processor, { context })).use(
   injectLambdaContext(logger, { resetKeys: true }),
 );

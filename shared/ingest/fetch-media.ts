@@ -2,7 +2,7 @@ import { getMessage, setAttachments } from '#shared/data/conversation-store.ts';
 import type { Attachment } from '#shared/domain/message.ts';
 import { getSecretSetting, optionalEnv } from '#shared/config.ts';
 import { blobStoreFromEnv, contentAddressedKey, type BlobStore } from '#shared/ports/blob-store.ts';
-import type { InboundWorkJob } from '#shared/ports/work-queue.ts';
+import type { FetchMediaJob } from '#shared/ports/work-queue.ts';
 import { logger } from '#shared/logger.ts';
 
 /** Largest media file copied; Twilio MMS media stops at 5 MB. */
@@ -51,7 +51,7 @@ async function download(url: string, deps: FetchMediaDeps): Promise<{ content: B
  * await fetchMedia({ type: 'fetch-media', conversationId, messageId });
  * ```
  */
-export async function fetchMedia(job: InboundWorkJob, deps: FetchMediaDeps = defaultDeps): Promise<void> {
+export async function fetchMedia(job: FetchMediaJob, deps: FetchMediaDeps = defaultDeps): Promise<void> {
   const message = await getMessage(job.conversationId, job.messageId);
   if (!message) {
     logger.warn('media job for a missing message', { conversationId: job.conversationId, messageId: job.messageId });

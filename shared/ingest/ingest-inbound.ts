@@ -2,7 +2,7 @@ import { sqsWorkQueue } from '#shared/adapters/sqs/sqs-work-queue.adapter.ts';
 import { appendMessage, getMessage } from '#shared/data/conversation-store.ts';
 import { conversationIdOf, inboundMessageId } from '#shared/domain/ids.ts';
 import type { InboundMessage, IngestResult } from '#shared/domain/message.ts';
-import { resolveCustomer, settleAfterWrite } from '#shared/ingest/resolve-customer.ts';
+import { resolveCustomer } from '#shared/ingest/resolve-customer.ts';
 import type { WorkQueue } from '#shared/ports/work-queue.ts';
 import { logger } from '#shared/logger.ts';
 
@@ -18,8 +18,10 @@ const defaultDeps: IngestDeps = { workQueue: sqsWorkQueue, now: () => new Date()
  *
  * 1. resolve (or create, or merge) the customer from the sender's identities
  * 2. append the message under an id derived from the provider's delivery id (a retry is a no-op)
- * 3. if a merge raced with the write, settle the message into the surviving thread
- * 4. hand slow work (media download) to the inbound-work queue
+ * 3. hand slow work (media download) to the inbound-work queue
+ *
+ * A message whose identity lookup races with a merge of its customer lands in the absorbed thread; the
+ * merge's delayed sweep moves it over. That keeps the common path at one GetItem and one PutItem.
  *
  * @example
  * ```ts
@@ -28,7 +30,7 @@ const defaultDeps: IngestDeps = { workQueue: sqsWorkQueue, now: () => new Date()
  */
 export async function ingestInbound(message: InboundMessage, deps: IngestDeps = defaultDeps): Promise<IngestResult> {
   const now = deps.now().toISOString();
-  const customerId = await resolveCustomer({ from: message.from, links: message.links, displayName: message.displayName, now });
+  const customerId = await resolveCustomer({ from: message.from, links: message.links, displayName: message.displayName, now, workQueue: deps.workQueue });
   const messageId = inboundMessageId(message.channel, message.dedupeKey);
   const body = message.body.length > MAX_STORED_BODY_CHARS ? `${message.body.slice(0, MAX_STORED_BODY_CHARS)}\n[truncated]` : message.body;
   const outcome = await appendMessage({
@@ -44,8 +46,7 @@ export async function ingestInbound(message: InboundMessage, deps: IngestDeps = 
     attachments: message.attachments?.map((a) => ({ ...a })),
     email: message.email,
   });
-  const holder = await settleAfterWrite(customerId);
-  const conversationId = conversationIdOf(holder);
+  const conversationId = conversationIdOf(customerId);
 
   // A retry of a delivery whose media job was lost (the enqueue failed after the write) enqueues it again.
   const pending =
@@ -55,5 +56,5 @@ export async function ingestInbound(message: InboundMessage, deps: IngestDeps = 
   if (pending) await deps.workQueue.enqueue({ type: 'fetch-media', conversationId, messageId });
 
   logger.info(outcome === 'created' ? 'message stored' : 'duplicate delivery ignored', { channel: message.channel, conversationId, messageId });
-  return { customerId: holder, conversationId, messageId, duplicate: outcome === 'duplicate' };
+  return { customerId, conversationId, messageId, duplicate: outcome === 'duplicate' };
 }

@@ -13,6 +13,10 @@ import {
   repointIdentity,
 } from '#shared/data/conversation-store.ts';
 import { logger } from '#shared/logger.ts';
+import type { WorkQueue } from '#shared/ports/work-queue.ts';
+
+/** Longer than any webhook can run (API Gateway stops at 30 s): by then every racing write has landed. */
+export const SWEEP_DELAY_SECONDS = 60;
 
 const MAX_CHAIN = 16;
 
@@ -34,15 +38,27 @@ export async function rootCustomer(customerId: string): Promise<string> {
  * concurrent merges of the same pair can never point at each other). Identities are repointed and every
  * message moved; each step is idempotent, so a retry after a crash finishes the job.
  */
-export async function mergeCustomers(a: string, b: string, now: string): Promise<string> {
+export async function mergeCustomers(a: string, b: string, now: string, workQueue: WorkQueue): Promise<string> {
   const [rootA, rootB] = await Promise.all([rootCustomer(a), rootCustomer(b)]);
   if (rootA === rootB) return rootA;
   const [survivor, absorbed] = rootA < rootB ? [rootA, rootB] : [rootB, rootA];
   const target = await markCustomerMerged(absorbed, survivor, now);
-  if (target !== survivor) return mergeCustomers(survivor, target, now);
+  if (target !== survivor) return mergeCustomers(survivor, target, now, workQueue);
   await finishMerge(absorbed, survivor, now);
+  // A message whose identity lookup ran just before the repoint may still land in the absorbed thread.
+  await workQueue.enqueue({ type: 'sweep-merged', fromCustomerId: absorbed, toCustomerId: survivor }, { delaySeconds: SWEEP_DELAY_SECONDS });
   logger.info('customers merged', { survivor, absorbed });
   return survivor;
+}
+
+/**
+ * Moves what landed in an absorbed customer's thread after its merge into the thread it now belongs
+ * to (following later merges). Idempotent.
+ */
+export async function sweepMerged(fromCustomerId: string): Promise<number> {
+  const root = await rootCustomer(fromCustomerId);
+  if (root === fromCustomerId) return 0;
+  return moveThread(conversationIdOf(fromCustomerId), conversationIdOf(root), root);
 }
 
 /** Repoints the absorbed customer's identities and moves its thread into the survivor's. */
@@ -68,6 +84,7 @@ export async function resolveCustomer(input: {
   links?: readonly IdentityRef[];
   displayName?: string;
   now: string;
+  workQueue: WorkQueue;
 }): Promise<string> {
   const seen = new Set<string>();
   const refs = [input.from, ...(input.links ?? [])].filter((r) => {
@@ -89,19 +106,9 @@ export async function resolveCustomer(input: {
     }
     for (const ref of refs) {
       const owner: string = owners.get(identityLabel(ref)) ?? (await claimIdentity(ref, customerId, input.now));
-      if (owner !== customerId) customerId = await mergeCustomers(customerId, owner, input.now);
+      if (owner !== customerId) customerId = await mergeCustomers(customerId, owner, input.now, input.workQueue);
     }
     return customerId;
   }
   throw new Error('Could not resolve the customer after repeated races');
-}
-
-/**
- * After a message was written to `customerId`'s thread: if that customer was merged meanwhile, move
- * what landed there into the survivor's thread. Returns the customer that holds the thread now.
- */
-export async function settleAfterWrite(customerId: string): Promise<string> {
-  const root = await rootCustomer(customerId);
-  if (root !== customerId) await moveThread(conversationIdOf(customerId), conversationIdOf(root), root);
-  return root;
 }

@@ -13,7 +13,9 @@ const sqs = new SQSClient({ endpoint: optionalEnv('SQS_ENDPOINT'), maxAttempts: 
  * ```
  */
 export const sqsWorkQueue: WorkQueue = {
-  async enqueue(job: InboundWorkJob): Promise<void> {
-    await sqs.send(new SendMessageCommand({ QueueUrl: requireEnv('INBOUND_WORK_QUEUE_URL'), MessageBody: JSON.stringify(job) }));
+  async enqueue(job: InboundWorkJob, options: { delaySeconds?: number } = {}): Promise<void> {
+    await sqs.send(
+      new SendMessageCommand({ QueueUrl: requireEnv('INBOUND_WORK_QUEUE_URL'), MessageBody: JSON.stringify(job), DelaySeconds: options.delaySeconds }),
+    );
   },
 };
