@@ -1,0 +1,36 @@
+import { createServer } from 'node:net';
+
+/**
+ * A TCP port that is free on 127.0.0.1 right now. Used for DynamoDB Local, which (being a JVM child)
+ * cannot report back a port the OS chose for it. There is a short window in which another process could
+ * take the port; the caller then fails with "address in use" and a clear message, never silently.
+ *
+ * @example
+ * ```ts
+ * const port = await freePort();
+ * ```
+ */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => (port > 0 ? resolve(port) : reject(new Error('could not pick a free port'))));
+    });
+  });
+}
+
+/**
+ * `wanted` when it is a fixed port, a free one when it is 0.
+ *
+ * @example
+ * ```ts
+ * const port = await resolvePort(0); // e.g. 41234
+ * ```
+ */
+export async function resolvePort(wanted: number): Promise<number> {
+  return wanted === 0 ? freePort() : wanted;
+}

@@ -1,0 +1,49 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import type { LocalStackEnv } from '#local/stack.ts';
+
+const clients = new Map<string, DynamoDBDocumentClient>();
+
+/**
+ * A document client on the stack's DynamoDB Local, for asserting what handlers wrote.
+ *
+ * @example
+ * ```ts
+ * const { Items } = await dynamo(env).send(new QueryCommand({ TableName: env.TABLE_NAME, … }));
+ * ```
+ */
+export function dynamo(env: Pick<LocalStackEnv, 'DYNAMODB_ENDPOINT' | 'AWS_REGION' | 'AWS_ACCESS_KEY_ID' | 'AWS_SECRET_ACCESS_KEY'>): DynamoDBDocumentClient {
+  let client = clients.get(env.DYNAMODB_ENDPOINT);
+  if (!client) {
+    const base = new DynamoDBClient({
+      endpoint: env.DYNAMODB_ENDPOINT,
+      region: env.AWS_REGION,
+      credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY },
+    });
+    client = DynamoDBDocumentClient.from(base, { marshallOptions: { removeUndefinedValues: true } });
+    clients.set(env.DYNAMODB_ENDPOINT, client);
+  }
+  return client;
+}
+
+/**
+ * How many items the table holds (a COUNT Scan over every page). "Nothing written" tests compare it
+ * before and after; the table is shared by the whole run, so compare, never expect a fixed number.
+ *
+ * @example
+ * ```ts
+ * const before = await countItems(env);
+ * // … a forged request …
+ * expect(await countItems(env)).toBe(before);
+ * ```
+ */
+export async function countItems(env: Pick<LocalStackEnv, 'TABLE_NAME' | 'DYNAMODB_ENDPOINT' | 'AWS_REGION' | 'AWS_ACCESS_KEY_ID' | 'AWS_SECRET_ACCESS_KEY'>): Promise<number> {
+  let count = 0;
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await dynamo(env).send(new ScanCommand({ TableName: env.TABLE_NAME, Select: 'COUNT', ExclusiveStartKey: startKey }));
+    count += page.Count ?? 0;
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  return count;
+}

@@ -1,0 +1,8 @@
+/** Test helpers for the local stack; import from `#test/helpers/index.ts`. */
+export { staffToken } from './auth.ts';
+export { postChat, signChat } from './chat.ts';
+export { countItems, dynamo } from './dynamo.ts';
+export { basicAuth, signSendgridEvent } from './sendgrid.ts';
+export { applyStackEnv, baseUrl, stackEnv } from './stack.ts';
+export { postTwilioForm, signTwilio } from './twilio.ts';
+export { waitFor } from './wait.ts';
