@@ -35,6 +35,8 @@ export type StartDynamoDbLocalOptions = {
   /** Where the JVM's pid is recorded, so a JVM orphaned by a crashed stack is stopped on the next start. */
   readonly pidFile: string;
   readonly timeoutMs?: number;
+  /** Keep the database in memory instead of `dbPath` (benchmarks only: a restart then loses it). */
+  readonly inMemory?: boolean;
 };
 
 const OUTPUT_TAIL_CHARS = 4000;
@@ -52,12 +54,12 @@ const OUTPUT_TAIL_CHARS = 4000;
  * ```
  */
 export async function startDynamoDbLocal(options: StartDynamoDbLocalOptions): Promise<DynamoDbLocal> {
-  const { port, dbPath, pidFile, timeoutMs = 60_000 } = options;
+  const { port, dbPath, pidFile, timeoutMs = 60_000, inMemory = false } = options;
   mkdirSync(dbPath, { recursive: true });
   await stopOrphanedJvm(pidFile, dbPath);
 
   const startedAt = performance.now();
-  const child = withTelemetryOff(() => dynamoDbLocal.spawn({ port, path: dbPath, sharedDb: true, detached: true, stdio: 'pipe' }));
+  const child = withTelemetryOff(() => dynamoDbLocal.spawn({ port, ...(inMemory ? {} : { path: dbPath }), sharedDb: true, detached: true, stdio: 'pipe' }));
   let spawnError: Error | undefined;
   child.once('error', (err) => {
     spawnError = err;

@@ -68,6 +68,8 @@ export type LocalStackOptions = {
    */
   readonly applyToProcessEnv?: boolean;
   readonly log?: LocalStackLog;
+  /** DynamoDB Local in memory rather than on disk: for `npm run bench` only (state is lost on stop). */
+  readonly dynamoDbInMemory?: boolean;
 };
 
 /** A running local stack. */
@@ -181,7 +183,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const queueNames = [...new Set(queueConsumers.map((c) => c.queue))];
     // allSettled, not all: when one fails, the other may still come up and must be stopped too.
     const [ddbResult, sqsResult] = await Promise.allSettled([
-      startDynamoDbLocal({ port: dynamoDbPort, dbPath: join(dataDir, 'dynamodb'), pidFile: join(dataDir, 'dynamodb.pid') }),
+      startDynamoDbLocal({ port: dynamoDbPort, dbPath: join(dataDir, 'dynamodb'), pidFile: join(dataDir, 'dynamodb.pid'), inMemory: options.dynamoDbInMemory ?? false }),
       startSqsLocal({ port: parsePort('SQS_PORT', sqsPortRow.value!), dataDir: join(dataDir, 'sqs'), queues: queueNames, visibilityTimeoutSeconds }),
     ]);
     if (ddbResult.status === 'fulfilled') parts.ddb = ddbResult.value;

@@ -1,0 +1,115 @@
+/**
+ * One measured run of the ingest path against a fresh local stack, in this process (so the capacity
+ * meter sees every DynamoDB call the handlers make). Prints one JSON line. Started by bench/run.ts:
+ *   tsx bench/ingest-run.ts <disk|memory> <seconds> <concurrency> <withThreadReads 0|1>
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+process.env.DYNAMODB_CAPACITY_METER = '1';
+const [mode = 'disk', secondsArg = '20', concurrencyArg = '16', threadsArg = '0'] = process.argv.slice(2);
+const root = resolve(import.meta.dirname, '..');
+const seconds = Number(secondsArg);
+const concurrency = Number(concurrencyArg);
+const CUSTOMERS = 200;
+
+type LoadResult = { ok: number; errors: number; rps: number; p50: number; p99: number };
+
+function runLoad(baseUrl: string, authToken: string, loadSeconds: number): Promise<LoadResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'bench', 'load.ts'), baseUrl, authToken, String(loadSeconds), String(concurrency), String(CUSTOMERS)], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolvePromise(JSON.parse(out.trim().split('\n').pop()!)) : reject(new Error(`load generator exited ${code}`))));
+  });
+}
+
+const dataDir = mkdtempSync(join(tmpdir(), 'omni-bench-'));
+const { startLocalStack } = await import('#local/stack.ts');
+const stack = await startLocalStack({ dataDir, port: 0, accessLog: false, applyToProcessEnv: true, env: {}, dynamoDbInMemory: mode === 'memory', log: () => {} });
+const { capacityMeter, documentClient, getTableName } = await import('#shared/data/client.ts');
+const { appendMessage, listThreadPage } = await import('#shared/data/conversation-store.ts');
+const { PutCommand } = await import('@aws-sdk/lib-dynamodb');
+
+try {
+  const authToken = stack.env.TWILIO_AUTH_TOKEN;
+  // Warm-up: every customer of the pool writes once (the measured run is then existing customers'
+  // messages, the steady state), then a few seconds more for the JIT and connection pools.
+  await runLoad(stack.baseUrl, authToken, 0);
+  await runLoad(stack.baseUrl, authToken, 3);
+  capacityMeter.reset();
+  const load = await runLoad(stack.baseUrl, authToken, seconds);
+  const requests = Math.max(1, load.ok + load.errors);
+  const wcu = capacityMeter.write / requests;
+  const rcu = capacityMeter.read / requests;
+
+  // The floor: bare PutItem calls at the same concurrency against the same DynamoDB Local.
+  let puts = 0;
+  const latencies: number[] = [];
+  const floorEnd = performance.now() + 5000;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < floorEnd) {
+        const t0 = performance.now();
+        await documentClient.send(new PutCommand({ TableName: getTableName(), Item: { pk: `floor#${puts++}-${Math.random()}`, sk: 'x', body: 'benchmark message body of a typical sms' } }));
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
+  latencies.sort((a, b) => a - b);
+
+  // One page of 50 from threads of 100 and of 10,000 messages: the same Query cost.
+  let thread: { rcu100: number; rcu10000: number } | undefined;
+  if (threadsArg === '1') {
+    const threadOf = async (n: number): Promise<string> => {
+      const conversationId = `conv_${n.toString(16).padStart(32, '0')}`;
+      const base = Date.parse('2026-01-01T00:00:00Z');
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: 16 }, async () => {
+          while (next < n) {
+            const i = next++;
+            await appendMessage({
+              conversationId,
+              customerId: `cus_${n.toString(16).padStart(32, '0')}`,
+              messageId: `msg_${i.toString(16).padStart(32, '0')}`,
+              channel: 'sms',
+              direction: 'inbound',
+              body: `message ${i} of a long thread, about the length of a typical sms`,
+              createdAt: new Date(base + i * 1000).toISOString(),
+            });
+          }
+        }),
+      );
+      return conversationId;
+    };
+    const pageRcu = async (conversationId: string): Promise<number> => {
+      const first = await listThreadPage(conversationId, { limit: 50 });
+      capacityMeter.reset();
+      await listThreadPage(conversationId, { limit: 50, cursor: first.nextCursor! });
+      return capacityMeter.read;
+    };
+    thread = { rcu100: await pageRcu(await threadOf(100)), rcu10000: await pageRcu(await threadOf(10_000)) };
+  }
+
+  console.log(
+    JSON.stringify({
+      mode,
+      load,
+      wcu,
+      rcu,
+      floor: { putsPerSecond: latencies.length / 5, p50: latencies[Math.floor(latencies.length / 2)], p99: latencies[Math.floor(latencies.length * 0.99)] },
+      thread,
+    }),
+  );
+} finally {
+  await stack.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+}
+process.exit(0);
