@@ -15,6 +15,13 @@ const seconds = Number(secondsArg);
 const concurrency = Number(concurrencyArg);
 const CUSTOMERS = 200;
 
+/** The load generator's result line (the last JSON line on its stdout). */
+function lastResult<T>(out: string): T {
+  const line = out.trim().split('\n').reverse().find((l) => l.startsWith('{'));
+  if (!line) throw new Error(`no result line in: ${out.slice(-500)}`);
+  return JSON.parse(line) as T;
+}
+
 type LoadResult = { ok: number; errors: number; rps: number; p50: number; p99: number };
 
 function runLoad(baseUrl: string, authToken: string, loadSeconds: number): Promise<LoadResult> {
@@ -26,7 +33,7 @@ function runLoad(baseUrl: string, authToken: string, loadSeconds: number): Promi
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolvePromise(JSON.parse(out.trim().split('\n').pop()!)) : reject(new Error(`load generator exited ${code}`))));
+    child.on('exit', (code) => (code === 0 ? resolvePromise(lastResult(out)) : reject(new Error(`load generator exited ${code}`))));
   });
 }
 
@@ -100,6 +107,7 @@ try {
 
   console.log(
     JSON.stringify({
+      bench: true,
       mode,
       load,
       wcu,

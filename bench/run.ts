@@ -19,6 +19,13 @@ const LOAD_SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 8);
 
 const { httpRoutes, queueConsumers } = await import('#shared/routes.ts');
+
+/** The result line of a child run: the last stdout line that is a JSON object with `bench: true`. */
+function lastResult<T>(out: string): T {
+  const line = out.trim().split('\n').reverse().find((l) => l.startsWith('{') && l.includes('"bench":true'));
+  if (!line) throw new Error(`no result line in: ${out.slice(-500)}`);
+  return JSON.parse(line) as T;
+}
 const { esbuildOptionsFor } = await import('#infra/bundling.ts');
 
 /** Every handler bundled exactly as the CDK stack bundles it; size and median cold import time. */
@@ -63,13 +70,31 @@ function ingestRun(mode: 'disk' | 'memory', withThreads: boolean): Promise<Inges
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolvePromise(JSON.parse(out.trim().split('\n').pop()!)) : reject(new Error(`ingest run (${mode}) exited ${code}`))));
+    child.on('exit', (code) => (code === 0 ? resolvePromise(lastResult(out)) : reject(new Error(`ingest run (${mode}) exited ${code}`))));
+  });
+}
+
+type OutboundRun = { outbound_per_s: number; api_accept_per_s: number; approve_to_send_ms_p50: number; approve_to_send_ms_max: number; sends: number };
+
+function outboundRun(mode: 'disk' | 'memory'): Promise<OutboundRun> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'bench', 'outbound-run.ts'), String(process.env.BENCH_SENDS ?? 600), '16'], {
+      cwd: root,
+      env: { ...process.env, BENCH_DDB_IN_MEMORY: mode === 'memory' ? '1' : '0' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolvePromise(lastResult(out)) : reject(new Error(`outbound run (${mode}) exited ${code}`))));
   });
 }
 
 const bundles = await measureBundles();
 const disk = await ingestRun('disk', false);
 const memory = await ingestRun('memory', true);
+const outbound = await outboundRun('disk');
+const outboundMemory = await outboundRun('memory');
 const round = (n: number, digits = 1) => Number(n.toFixed(digits));
 
 const results = {
@@ -91,6 +116,13 @@ const results = {
   wcu_per_inbound_ddb_in_memory: round(memory.wcu, 2),
   floor_putitem_per_s_ddb_in_memory: Math.round(memory.floor.putsPerSecond),
   floor_putitem_p99_ms_ddb_in_memory: round(memory.floor.p99),
+  outbound_per_s: round(outbound.outbound_per_s),
+  outbound_api_accept_per_s: round(outbound.api_accept_per_s),
+  approve_to_send_ms: round(outbound.approve_to_send_ms_p50),
+  approve_to_send_ms_max: round(outbound.approve_to_send_ms_max),
+  outbound_sends: outbound.sends,
+  outbound_per_s_ddb_in_memory: round(outboundMemory.outbound_per_s),
+  approve_to_send_ms_ddb_in_memory: round(outboundMemory.approve_to_send_ms_p50),
   load_seconds: LOAD_SECONDS,
   concurrency: CONCURRENCY,
   bundles_kb: Object.fromEntries(Object.entries(bundles.sizes).map(([k, v]) => [k, round(v)])),
@@ -110,6 +142,8 @@ const rows: Array<[string, string | number, string | number, string]> = [
   ['floor: bare PutItem p99 ms', results.floor_putitem_p99_ms, results.floor_putitem_p99_ms_ddb_in_memory, ''],
   ['thread_read_rcu_100', '', results.thread_read_rcu_100, '= thread_read_rcu_10000'],
   ['thread_read_rcu_10000', '', results.thread_read_rcu_10000, ''],
+  ['outbound_per_s (API → Twilio fake)', results.outbound_per_s, results.outbound_per_s_ddb_in_memory, '>= 200'],
+  ['approve_to_send_ms (p50)', results.approve_to_send_ms, results.approve_to_send_ms_ddb_in_memory, ''],
   ['max_bundle_kb', results.max_bundle_kb, '', '<= 600'],
   ['max_init_ms', results.max_init_ms, '', '<= 150'],
 ];

@@ -9,6 +9,20 @@ import { OmnichannelStack } from '#infra/omnichannel-stack.ts';
  *
  * Context: `-c stackName=…` (default OmnichannelSupport), `-c publicBaseUrl=https://…` when a custom
  * domain fronts the API.
+ *
+ * Deploy-time settings are CloudFormation parameters without defaults (infra/constructs/stack-settings.ts),
+ * so synth needs none of them and the first deploy names every one:
+ *
+ *   npx cdk deploy \
+ *     --parameters TwilioAccountSid=AC… --parameters TwilioApiKeySid=SK… --parameters TwilioFromNumber=+1… \
+ *     --parameters EmailFrom=support@example.com --parameters ChatDeliveryUrl=https://chat.example.com/deliveries \
+ *     --parameters SmsHelpText="Support: reply here or use the app chat to reach a person. Reply STOP to opt out." \
+ *     --parameters BroadcastRateSmsPerSecond=1 --parameters BroadcastRateEmailPerSecond=10 \
+ *     --parameters BroadcastRateChatPerSecond=20 --parameters BroadcastRateVoicePerSecond=0.2
+ *
+ * An empty provider setting (e.g. `EmailFrom=`) leaves that channel unconfigured: its sends fail rather
+ * than go anywhere. Later deploys keep the previous values of parameters they do not name. Secrets are
+ * not parameters: store them in the Secrets Manager secrets the stack outputs (`…SecretArn`).
  */
 const app = new App();
 

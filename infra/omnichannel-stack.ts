@@ -14,6 +14,7 @@ import { ConversationTable } from '#infra/constructs/conversation-table.ts';
 import { HandlerFunction, projectRoot } from '#infra/constructs/handler-function.ts';
 import { MessagingHttpApi } from '#infra/constructs/http-api.ts';
 import { ProviderSecrets } from '#infra/constructs/provider-secrets.ts';
+import { StackSettings } from '#infra/constructs/stack-settings.ts';
 import { StaffUserPool } from '#infra/constructs/staff-user-pool.ts';
 import { WorkQueue } from '#infra/constructs/work-queue.ts';
 import { accessForConsumer, accessForRoute, queueUrlEnvName, type HandlerAccess } from '#infra/handler-access.ts';
@@ -37,16 +38,26 @@ export type OmnichannelStackProps = StackProps & {
   readonly skipBundling?: boolean;
 };
 
+/** SQS event source mappings on FIFO queues take at most 10 messages per batch. */
+const maxFifoBatchSize = 10;
+
 /** Provider webhooks must answer fast (Twilio waits 15 s at most); the work they defer goes to SQS. */
 const webhookTimeout = Duration.seconds(10);
 const staffTimeout = Duration.seconds(10);
 const consumerTimeout = Duration.seconds(60);
+/** Broadcasts queue one send per customer inside the request: API Gateway's 29 s is their budget. */
+const longStaffTimeout = Duration.seconds(29);
+const longStaffRoutes = new Set(['CreateBroadcast']);
 
 /**
  * The whole backend: the HTTP API (provider webhooks + staff API behind Cognito), one Lambda per route
- * and per queue consumer, the single DynamoDB table, the work queues with their DLQs, the attachments
- * bucket and the provider secrets. Every handler gets exactly the access {@link accessForRoute} /
- * {@link accessForConsumer} describe.
+ * and per queue consumer, the single DynamoDB table, the work queues with their DLQs (FIFO for
+ * template approvals and outbound sends), the attachments bucket and the provider secrets. Every
+ * handler gets exactly the access {@link accessForRoute} / {@link accessForConsumer} describe.
+ *
+ * Deploy-time settings (Twilio account and API key SIDs, sender number and address, chat delivery
+ * URL, SMS HELP text, broadcast rates) are CloudFormation parameters without defaults: see
+ * {@link StackSettings}. Routes with auth `dev` (the local outbox) are never deployed.
  *
  * Encryption: customer data (table, queues, attachments) is encrypted with one customer-managed KMS key
  * rather than AWS-managed keys. This is regulated customer support: the key policy is a second,
@@ -78,6 +89,7 @@ export class OmnichannelStack extends Stack {
     const staff = new StaffUserPool(this, 'Staff');
     const api = new MessagingHttpApi(this, 'Api', props.throttle ?? { rateLimit: 200, burstLimit: 400 });
     const publicBaseUrl = props.publicBaseUrl ?? api.apiEndpoint;
+    const settings = new StackSettings(this);
 
     const staffAuthorizer = new HttpJwtAuthorizer('StaffJwtAuthorizer', staff.issuerUrl, {
       jwtAudience: [staff.client.userPoolClientId],
@@ -92,8 +104,12 @@ export class OmnichannelStack extends Stack {
     };
 
     for (const consumer of consumers) {
+      if (consumer.fifo && consumer.batchSize > maxFifoBatchSize) {
+        throw new Error(`Consumer ${consumer.name}: batch size ${consumer.batchSize} exceeds ${maxFifoBatchSize}, the most a FIFO queue's event source takes`);
+      }
       const { queue } = new WorkQueue(this, `${consumer.name}Queue`, {
         queueName: `${this.stackName}-${consumer.queue}`,
+        fifo: consumer.fifo ?? false,
         encryptionKey: dataKey,
         consumerTimeout,
       });
@@ -108,6 +124,8 @@ export class OmnichannelStack extends Stack {
       const env: Record<string, string> = { TABLE_NAME: table.tableName };
       for (const name of access.secrets) env[`${name}_SECRET_ARN`] = secrets.secret(name).secretArn;
       for (const queue of access.enqueue) env[queueUrlEnvName(queue)] = queueNamed(queue).queueUrl;
+      if (access.consumes !== undefined) env[queueUrlEnvName(access.consumes)] = queueNamed(access.consumes).queueUrl;
+      for (const name of access.settings) env[name] = settings.value(name);
       if (access.putAttachments) env['ATTACHMENTS_BUCKET'] = attachments.bucket.bucketName;
       if (access.publicBaseUrl) env['PUBLIC_BASE_URL'] = publicBaseUrl;
       if (access.staffJwt) {
@@ -185,8 +203,8 @@ export class OmnichannelStack extends Stack {
       const access = accessForRoute(route);
       const handler = new HandlerFunction(this, route.name, {
         entry: route.entry,
-        description: `${route.method} ${route.path}`,
-        timeout: route.auth === 'webhook' ? webhookTimeout : staffTimeout,
+        description: routeFunctionDescription(route),
+        timeout: route.auth === 'webhook' ? webhookTimeout : longStaffRoutes.has(route.name) ? longStaffTimeout : staffTimeout,
         environment: environmentFor(access),
         skipBundling: props.skipBundling,
       });
@@ -206,6 +224,22 @@ export class OmnichannelStack extends Stack {
       });
     }
   }
+}
+
+/**
+ * A route function's description: method and path, and for staff routes who may call it (the API
+ * Gateway JWT authorizer checks the token; the handler checks these roles, admin always passing).
+ *
+ * @example
+ * ```ts
+ * routeFunctionDescription({ name: 'ListApprovals', method: 'GET', path: '/approvals', entry: '…', auth: 'staff', roles: ['approver'] });
+ * // 'GET /approvals (staff: approver, admin)'
+ * ```
+ */
+export function routeFunctionDescription(route: HttpRoute): string {
+  if (route.auth !== 'staff') return `${route.method} ${route.path}`;
+  const roles = [...new Set([...(route.roles ?? []), 'admin'])];
+  return `${route.method} ${route.path} (staff: ${roles.join(', ')})`;
 }
 
 /** Fails the synth naming every missing handler at once, rather than deploying without it. */

@@ -25,6 +25,11 @@ export type QueuePollerOptions = {
   readonly log?: QueuePollerLog;
   /** Pause before retrying a failed handler load or receive. */
   readonly retryDelayMs?: number;
+  /**
+   * Batches handled at once, like the concurrent invocations Lambda's event source mapping runs (default
+   * 4). FIFO order still holds: fauxqs never hands out a message of a group with one in flight.
+   */
+  readonly concurrency?: number;
 };
 
 /** A running poller. */
@@ -39,6 +44,14 @@ export type QueuePoller = {
  * semantics: ids in `batchItemFailures` stay on the queue (redelivered after the visibility timeout, to
  * the DLQ after `maxReceiveCount`); a thrown error or an invalid response fails the whole batch.
  *
+ * Several batches run at once (`concurrency`), as Lambda runs several invocations. FIFO queues keep their
+ * order all the same: a group with a message in flight hands out nothing more, so a group's messages are
+ * handled in order and a group whose message failed waits for that message's redelivery. One difference from Lambda remains: fauxqs
+ * hands out at most one message per group per receive (a message group is locked while any of its
+ * messages is in flight), so a local batch never holds two messages of one group, whereas Lambda's can
+ * (up to 10). Consumers must fail the rest of a group after a failure themselves (Powertools' FIFO
+ * processors do); unit-test that with a Lambda-shaped event, the local stack cannot show it.
+ *
  * @example
  * ```ts
  * const poller = startQueuePoller({ name: 'InboundWorkConsumer', client, queueUrl, queueArn, batchSize: 10, loadHandler });
@@ -46,7 +59,7 @@ export type QueuePoller = {
  * ```
  */
 export function startQueuePoller(options: QueuePollerOptions): QueuePoller {
-  const { name, client, queueUrl, queueArn, batchSize, waitTimeSeconds = 1, timeoutMs = 30_000, retryDelayMs = 2000 } = options;
+  const { name, client, queueUrl, queueArn, batchSize, waitTimeSeconds = 1, timeoutMs = 30_000, retryDelayMs = 2000, concurrency = 4 } = options;
   const region = options.region ?? LOCAL_REGION;
   const log: QueuePollerLog = options.log ?? ((level, message) => (level === 'error' ? console.error(message) : console.log(message)));
   let running = true;
@@ -125,7 +138,9 @@ export function startQueuePoller(options: QueuePollerOptions): QueuePoller {
     }
   }
 
-  const finished = loop().catch((err: unknown) => log('error', `poller ${name} stopped unexpectedly: ${describe(err)}`));
+  const finished = Promise.all(
+    Array.from({ length: Math.max(1, concurrency) }, () => loop().catch((err: unknown) => log('error', `poller ${name} stopped unexpectedly: ${describe(err)}`))),
+  );
   return {
     stop: async () => {
       running = false;
@@ -136,8 +151,9 @@ export function startQueuePoller(options: QueuePollerOptions): QueuePoller {
 }
 
 /**
- * The Lambda SQS event for received messages: system attributes as strings, message attributes in
- * Lambda's camel-case shape (binary as base64), `eventSource: 'aws:sqs'`.
+ * The Lambda SQS event for received messages: system attributes as strings (for FIFO queues including
+ * `MessageGroupId`, `SequenceNumber` and `MessageDeduplicationId`, as Lambda passes them), message
+ * attributes in Lambda's camel-case shape (binary as base64), `eventSource: 'aws:sqs'`.
  *
  * @example
  * ```ts

@@ -10,7 +10,10 @@ import { LOCAL_ACCOUNT_ID, LOCAL_CREDENTIALS, LOCAL_REGION } from './local-aws.t
 
 /** A queue the local stack created, with its dead-letter queue. */
 export type LocalQueue = {
+  /** Logical name (`queueConsumers[].queue`); env names derive from it (`OUTBOUND_QUEUE_URL`). */
   readonly name: string;
+  /** FIFO: physical names `<name>.fifo` and `<name>-dlq.fifo`. */
+  readonly fifo: boolean;
   readonly url: string;
   readonly arn: string;
   readonly dlqUrl: string;
@@ -26,12 +29,15 @@ export type SqsLocal = {
   stop(): Promise<void>;
 };
 
+/** A queue to create: its logical name and whether it is FIFO (`shared/routes.ts` `fifo: true`). */
+export type LocalQueueSpec = { readonly name: string; readonly fifo?: boolean };
+
 export type StartSqsLocalOptions = {
   readonly port: number;
   /** fauxqs keeps queues and messages (ready, delayed and in flight) in SQLite here, written through. */
   readonly dataDir: string;
-  /** Logical queue names; each gets `<name>-dlq` as its dead-letter queue. */
-  readonly queues: readonly string[];
+  /** Logical queues; each gets `<name>-dlq` (FIFO: `<name>.fifo` and `<name>-dlq.fifo`) as its dead-letter queue. */
+  readonly queues: readonly LocalQueueSpec[];
   readonly visibilityTimeoutSeconds: number;
   readonly maxReceiveCount?: number;
 };
@@ -55,13 +61,17 @@ export async function startSqsLocal(options: StartSqsLocalOptions): Promise<SqsL
   const client = new SQSClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
   try {
     const queues = new Map<string, LocalQueue>();
-    for (const name of options.queues) {
-      const dlq = await ensureQueue(client, endpoint, `${name}-dlq`, {});
-      const main = await ensureQueue(client, endpoint, name, {
+    for (const { name, fifo = false } of options.queues) {
+      // As in the cloud: a FIFO queue's DLQ must be FIFO too, and every send names its deduplication id
+      // (no content-based deduplication, so two identical bodies are two messages unless the producer says otherwise).
+      const fifoAttributes: Record<string, string> = fifo ? { FifoQueue: 'true', ContentBasedDeduplication: 'false' } : {};
+      const dlq = await ensureQueue(client, endpoint, physicalQueueName(`${name}-dlq`, fifo), fifoAttributes);
+      const main = await ensureQueue(client, endpoint, physicalQueueName(name, fifo), {
+        ...fifoAttributes,
         VisibilityTimeout: String(visibilityTimeoutSeconds),
         RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.arn, maxReceiveCount: String(maxReceiveCount) }),
       });
-      queues.set(name, { name, url: main.url, arn: main.arn, dlqUrl: dlq.url, dlqArn: dlq.arn });
+      queues.set(name, { name, fifo, url: main.url, arn: main.arn, dlqUrl: dlq.url, dlqArn: dlq.arn });
     }
     return {
       endpoint,
@@ -99,6 +109,18 @@ async function importFauxqsQuietly(): Promise<typeof import('fauxqs')> {
 }
 
 /**
+ * The SQS queue name for a logical name: FIFO queue names must end in `.fifo`.
+ *
+ * @example
+ * ```ts
+ * physicalQueueName('outbound', true); // 'outbound.fifo'
+ * ```
+ */
+export function physicalQueueName(name: string, fifo: boolean): string {
+  return fifo ? `${name}.fifo` : name;
+}
+
+/**
  * The URL handlers and pollers use. Built here rather than taken from fauxqs, whose URLs name a
  * `sqs.<region>.localhost` host that not every resolver knows; fauxqs finds queues by name whatever the
  * host and port, so the URL stays valid when a restart picks another port.
@@ -128,8 +150,10 @@ async function ensureQueue(
   }
   if (!exists) {
     await client.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
-  } else if (Object.keys(attributes).length > 0) {
-    await client.send(new SetQueueAttributesCommand({ QueueUrl: url, Attributes: attributes }));
+  } else {
+    // FifoQueue can only be given at creation (an unchanged value is accepted, but say nothing we need not).
+    const { FifoQueue: _fifo, ...changeable } = attributes;
+    if (Object.keys(changeable).length > 0) await client.send(new SetQueueAttributesCommand({ QueueUrl: url, Attributes: changeable }));
   }
   const described = await client.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }));
   const arn = described.Attributes?.QueueArn;

@@ -7,6 +7,14 @@ import { ensureTable, localDynamoClient, startDynamoDbLocal, type DynamoDbLocal 
 import { startGateway, type Gateway } from './gateway.ts';
 import { lazyHandler } from './handler-loader.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, queueUrlEnvName } from './local-aws.ts';
+import {
+  BROADCAST_RATE_DEFAULTS,
+  outboundDestinations,
+  outboundSettingRows,
+  parseRate,
+  SMS_HELP_TEXT_DEFAULT,
+  type OutboundDestination,
+} from './outbound-settings.ts';
 import { startQueuePoller, type QueuePoller, type SqsHandler } from './poller.ts';
 import { resolvePort } from './ports.ts';
 import { loadOrCreateSendgridEventKey } from './sendgrid-event-key.ts';
@@ -25,6 +33,8 @@ export const LOCAL_ENV_NAMES = [
   'DYNAMODB_ENDPOINT',
   'SQS_ENDPOINT',
   'INBOUND_WORK_QUEUE_URL',
+  'TEMPLATE_APPROVALS_QUEUE_URL',
+  'OUTBOUND_QUEUE_URL',
   'ATTACHMENTS_DIR',
   'AWS_REGION',
   'AWS_ACCESS_KEY_ID',
@@ -33,6 +43,13 @@ export const LOCAL_ENV_NAMES = [
   'SENDGRID_INBOUND_SECRET',
   'SENDGRID_EVENT_PUBLIC_KEY',
   'CHAT_WEBHOOK_SECRET',
+  'UNSUBSCRIBE_SIGNING_SECRET',
+  'LOCAL_OUTBOX',
+  'BROADCAST_RATE_SMS_PER_SECOND',
+  'BROADCAST_RATE_EMAIL_PER_SECOND',
+  'BROADCAST_RATE_CHAT_PER_SECOND',
+  'BROADCAST_RATE_VOICE_PER_SECOND',
+  'SMS_HELP_TEXT',
   'JWT_ISSUER',
   'JWT_AUDIENCE',
   'JWT_PUBLIC_JWK',
@@ -40,8 +57,9 @@ export const LOCAL_ENV_NAMES = [
 
 /**
  * The environment the local stack gives handlers (and provides to tests): every name in
- * {@link LOCAL_ENV_NAMES}, plus `<QUEUE>_QUEUE_URL` for every queue and DLQ, plus whichever optional
- * settings are set (`CHAT_DELIVERY_URL`, provider credentials, `POWERTOOLS_LOG_LEVEL`…).
+ * {@link LOCAL_ENV_NAMES}, plus `<QUEUE>_QUEUE_URL` for every queue and DLQ (by logical name:
+ * `OUTBOUND_QUEUE_URL` is the URL of `outbound.fifo`, `OUTBOUND_DLQ_QUEUE_URL` of `outbound-dlq.fifo`), plus
+ * whichever optional settings are set (`CHAT_DELIVERY_URL`, provider credentials, `POWERTOOLS_LOG_LEVEL`…).
  */
 export type LocalStackEnv = { readonly [K in (typeof LOCAL_ENV_NAMES)[number]]: string } & { readonly [name: string]: string | undefined };
 
@@ -78,7 +96,10 @@ export type LocalStack = {
   readonly port: number;
   readonly env: LocalStackEnv;
   readonly settings: readonly SettingRow[];
+  /** By logical queue name (`queueConsumers[].queue`). */
   readonly queues: ReadonlyMap<string, LocalQueue>;
+  /** Where each channel's outbound messages go: the provider when its credentials are all set, else the local outbox. */
+  readonly outbound: readonly OutboundDestination[];
   /** PEM of the local SendGrid Event Webhook signing key (its public half is `SENDGRID_EVENT_PUBLIC_KEY`). */
   readonly sendgridEventPrivateKeyPem: string;
   readonly timings: { readonly dynamoDbMs: number; readonly totalMs: number };
@@ -90,22 +111,15 @@ const SECRET_DEFAULTS = {
   TWILIO_AUTH_TOKEN: 'local-twilio-auth-token',
   SENDGRID_INBOUND_SECRET: 'local-sendgrid-inbound-secret',
   CHAT_WEBHOOK_SECRET: 'local-chat-webhook-secret',
+  UNSUBSCRIBE_SIGNING_SECRET: 'local-unsubscribe-signing-secret',
 } as const;
-
-/** Provider credentials: when unset locally, outbound messages go to the local outbox. */
-const PROVIDER_SETTINGS = [
-  ['TWILIO_ACCOUNT_SID', false],
-  ['TWILIO_API_KEY_SID', false],
-  ['TWILIO_API_KEY_SECRET', true],
-  ['TWILIO_FROM_NUMBER', false],
-  ['SENDGRID_API_KEY', true],
-  ['EMAIL_FROM', false],
-] as const;
 
 /**
  * Starts the whole product on this machine: DynamoDB Local (on disk under the data dir), fauxqs (SQLite
- * under the data dir) with every consumer's queue and DLQ, the SQS pollers and the HTTP gateway, with the
- * same handlers the cloud runs. Used by `npm start`, vitest's globalSetup and the benchmark.
+ * under the data dir) with every consumer's queue and DLQ (FIFO ones as `<queue>.fifo` / `<queue>-dlq.fifo`),
+ * the SQS pollers and the HTTP gateway serving every route of `shared/routes.ts` (the local-only `dev` ones
+ * too), with the same handlers the cloud runs. A handler file that does not exist (yet) fails only its own
+ * route (502) or poller (which waits for it). Used by `npm start`, vitest's globalSetup and the benchmark.
  *
  * @example
  * ```ts
@@ -174,17 +188,22 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     });
     const visibilityTimeoutSeconds = parseIntSetting('SQS_VISIBILITY_TIMEOUT', visibilityRow.value!, 0, 43_200);
     const tableRow = readSetting('TABLE_NAME', { env: source, fallback: 'omnichannel' });
+    // Checked before anything starts: a mistyped rate should not cost a JVM start to find out.
+    const rateRows = Object.entries(BROADCAST_RATE_DEFAULTS).map(([name, fallback]) =>
+      readSetting(name, { env: source, fallback, note: 'broadcast pacing, messages per second' }),
+    );
+    for (const row of rateRows) parseRate(row.name, row.value!);
 
     // The gateway listens first (answering 503 until ready) so PORT=0 yields the real port for PUBLIC_BASE_URL.
     const gateway = await startGateway({ routes: httpRoutes, rootDir: ROOT_DIR, port: wantedPort, accessLog: options.accessLog ?? false, log });
     parts.gateway = gateway;
 
     const dynamoDbPort = await resolvePort(parsePort('DYNAMODB_PORT', ddbPortRow.value!));
-    const queueNames = [...new Set(queueConsumers.map((c) => c.queue))];
+    const queueSpecs = [...new Map(queueConsumers.map((c) => [c.queue, { name: c.queue, fifo: c.fifo ?? false }])).values()];
     // allSettled, not all: when one fails, the other may still come up and must be stopped too.
     const [ddbResult, sqsResult] = await Promise.allSettled([
       startDynamoDbLocal({ port: dynamoDbPort, dbPath: join(dataDir, 'dynamodb'), pidFile: join(dataDir, 'dynamodb.pid'), inMemory: options.dynamoDbInMemory ?? false }),
-      startSqsLocal({ port: parsePort('SQS_PORT', sqsPortRow.value!), dataDir: join(dataDir, 'sqs'), queues: queueNames, visibilityTimeoutSeconds }),
+      startSqsLocal({ port: parsePort('SQS_PORT', sqsPortRow.value!), dataDir: join(dataDir, 'sqs'), queues: queueSpecs, visibilityTimeoutSeconds }),
     ]);
     if (ddbResult.status === 'fulfilled') parts.ddb = ddbResult.value;
     if (sqsResult.status === 'fulfilled') parts.sqs = sqsResult.value;
@@ -224,14 +243,16 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       fixed('AWS_SECRET_ACCESS_KEY', LOCAL_CREDENTIALS.secretAccessKey),
       ...Object.entries(SECRET_DEFAULTS).map(([name, fallback]) => readSetting(name, { env: source, fallback, secret: true })),
       readSetting('SENDGRID_EVENT_PUBLIC_KEY', { env: source, fallback: sendgridKey.publicKeyBase64, note: 'key pair kept in DATA_DIR/sendgrid-event-key.json' }),
-      readSetting('CHAT_DELIVERY_URL', { env: source }),
-      ...PROVIDER_SETTINGS.map(([name, secret]) => readSetting(name, { env: source, secret })),
+      fixed('LOCAL_OUTBOX', '1', 'local only: a channel whose provider settings are not all set is recorded in the local outbox (GET /dev/outbox), never sent'),
+      ...outboundSettingRows(source),
+      ...rateRows,
+      readSetting('SMS_HELP_TEXT', { env: source, fallback: SMS_HELP_TEXT_DEFAULT, note: 'the answer to an inbound SMS HELP' }),
       readSetting('JWT_ISSUER', { env: source, fallback: DEV_ISSUER }),
       readSetting('JWT_AUDIENCE', { env: source, fallback: DEV_AUDIENCE }),
       readSetting('JWT_PUBLIC_JWK', { env: source, fallback: JSON.stringify(devKey.publicJwk), note: 'dev issuer key kept in DATA_DIR/dev-issuer-key.json (npm run token)' }),
       readSetting('MEDIA_HOSTS', { env: source, fallback: 'api.twilio.com,media.twiliocdn.com,127.0.0.1,localhost', note: 'hosts inbound media may be fetched from (cloud default: Twilio\'s only)' }),
       readSetting('POWERTOOLS_LOG_LEVEL', { env: source, fallback: 'INFO' }),
-    ].map((row) => (row.source === 'unset' && !row.note ? { ...row, note: 'unset: outbound goes to the local outbox' } : row));
+    ];
 
     const env: Record<string, string> = {};
     for (const row of rows) {
@@ -241,7 +262,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       if (env[name] === undefined) throw new Error(`local stack: ${name} was not set (is its queue missing from shared/routes.ts?)`);
     }
     const stackEnv = env as LocalStackEnv;
-    if (options.applyToProcessEnv ?? true) parts.restoreEnv = applyToProcessEnv(stackEnv);
+    if (options.applyToProcessEnv ?? true) {
+      const unset = rows.filter((row) => row.value === undefined).map((row) => row.name);
+      parts.restoreEnv = applyToProcessEnv(stackEnv, unset);
+    }
 
     if (options.startConsumers ?? true) {
       parts.pollers = queueConsumers.map((consumer) => {
@@ -266,6 +290,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       env: stackEnv,
       settings: rows,
       queues: sqs.queues,
+      outbound: outboundDestinations(stackEnv),
       sendgridEventPrivateKeyPem: sendgridKey.privateKeyPem,
       timings: { dynamoDbMs: ddb.startupMs, totalMs: Math.round(performance.now() - startedAt) },
       stop: () => (stopping ??= stopParts()),
@@ -315,12 +340,16 @@ function isAlive(pid: number): boolean {
   }
 }
 
-/** Handlers read settings from `process.env`. Real AWS credentials of the shell are masked while the stack runs. */
-function applyToProcessEnv(env: LocalStackEnv): () => void {
-  const names = [...Object.keys(env), 'AWS_SESSION_TOKEN', 'AWS_PROFILE'];
+/**
+ * Handlers read settings from `process.env`. Real AWS credentials of the shell are masked while the stack
+ * runs, and so is every setting the stack left unset (`unset`): a stack started with `env: {}` must not
+ * send through a provider because the developer's shell happens to hold its credentials.
+ */
+function applyToProcessEnv(env: LocalStackEnv, unset: readonly string[]): () => void {
+  const masked = ['AWS_SESSION_TOKEN', 'AWS_PROFILE', ...unset];
+  const names = [...Object.keys(env), ...masked];
   const previous = new Map(names.map((n) => [n, process.env[n]] as const));
-  delete process.env.AWS_SESSION_TOKEN;
-  delete process.env.AWS_PROFILE;
+  for (const name of masked) delete process.env[name];
   for (const [name, value] of Object.entries(env)) if (value !== undefined) process.env[name] = value;
   return () => {
     for (const [name, value] of previous) {

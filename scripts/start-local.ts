@@ -3,6 +3,7 @@
  * it uses, then exactly one line containing `ready` and the base URL. SIGINT/SIGTERM stop everything,
  * children included, and exit 0.
  */
+import { formatOutboundSummary } from '#local/outbound-settings.ts';
 import { formatSettingsTable } from '#local/settings.ts';
 import { startLocalStack, type LocalStack } from '#local/stack.ts';
 
@@ -46,5 +47,6 @@ if (firstSignalAt !== undefined) {
 
 console.log('Settings (set any of these in the environment to override):');
 console.log(formatSettingsTable(stack.settings));
+console.log(formatOutboundSummary(stack.outbound, stack.baseUrl));
 console.log(`DynamoDB Local answered after ${stack.timings.dynamoDbMs} ms; stack up in ${stack.timings.totalMs} ms. ACCESS_LOG=false silences the request log.`);
 console.log(`ready ${stack.baseUrl}`);

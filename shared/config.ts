@@ -34,7 +34,10 @@ export type SecretName =
   | 'TWILIO_AUTH_TOKEN'
   | 'SENDGRID_INBOUND_SECRET'
   | 'SENDGRID_EVENT_PUBLIC_KEY'
-  | 'CHAT_WEBHOOK_SECRET';
+  | 'CHAT_WEBHOOK_SECRET'
+  | 'TWILIO_API_KEY_SECRET'
+  | 'SENDGRID_API_KEY'
+  | 'UNSUBSCRIBE_SIGNING_SECRET';
 
 /**
  * A secret: locally the env var of that name; in the cloud the Secrets Manager secret whose ARN is in

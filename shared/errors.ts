@@ -88,6 +88,29 @@ export class ConflictError extends DomainError {
   }
 }
 
+/**
+ * The request is well-formed but cannot be carried out as asked (e.g. a required template variable is
+ * missing, a placeholder is undeclared). `code` says which rule; the message names the culprit.
+ */
+export class UnprocessableError extends DomainError {
+  override readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'UnprocessableError';
+    this.code = code;
+  }
+}
+
+/** A state conflict with a specific reason code (e.g. `not_approved`, `opted_out`, `hash_mismatch`). */
+export class StateConflictError extends ConflictError {
+  override readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StateConflictError';
+    this.code = code;
+  }
+}
+
 /** A required setting is missing: a deployment fault, never the client's. */
 export class ConfigError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {

@@ -16,8 +16,13 @@ export type HttpRoute = {
   readonly path: string;
   /** Handler module, relative to the project root; it exports `handler`. */
   readonly entry: string;
-  /** `webhook`: provider-authenticated; `staff`: JWT; `dev`: local stack only, never deployed. */
+  /**
+   * `webhook`: authenticated by the provider's own mechanism (or, for one-click unsubscribe, by a signed
+   * token in the path); `staff`: JWT; `dev`: local stack only, never deployed.
+   */
   readonly auth: 'webhook' | 'staff' | 'dev';
+  /** Staff roles allowed (admin always passes). Documentation and the CDK authorizer read it. */
+  readonly roles?: readonly ('agent' | 'editor' | 'approver' | 'admin')[];
 };
 
 export const httpRoutes: readonly HttpRoute[] = [
@@ -32,15 +37,97 @@ export const httpRoutes: readonly HttpRoute[] = [
   },
   { name: 'SendgridInboundWebhook', method: 'POST', path: '/webhooks/sendgrid/inbound', entry: 'functions/http/sendgrid-inbound.ts', auth: 'webhook' },
   { name: 'ChatWebhook', method: 'POST', path: '/webhooks/chat', entry: 'functions/http/chat-inbound.ts', auth: 'webhook' },
-  { name: 'GetCustomer', method: 'GET', path: '/customers', entry: 'functions/http/get-customer.ts', auth: 'staff' },
-  { name: 'GetConversation', method: 'GET', path: '/conversations/{conversationId}', entry: 'functions/http/get-conversation.ts', auth: 'staff' },
+  { name: 'GetCustomer', method: 'GET', path: '/customers', entry: 'functions/http/get-customer.ts', auth: 'staff', roles: ['agent'] },
+  { name: 'GetConversation', method: 'GET', path: '/conversations/{conversationId}', entry: 'functions/http/get-conversation.ts', auth: 'staff', roles: ['agent'] },
   {
     name: 'ListMessages',
     method: 'GET',
     path: '/conversations/{conversationId}/messages',
     entry: 'functions/http/list-messages.ts',
     auth: 'staff',
+    roles: ['agent'],
   },
+  // Outbound: templates, four-eyes approval, sending, consent, broadcasts (issue 3).
+  { name: 'TwilioStatusWebhook', method: 'POST', path: '/webhooks/twilio/status', entry: 'functions/http/twilio-status.ts', auth: 'webhook' },
+  { name: 'SendgridEventsWebhook', method: 'POST', path: '/webhooks/sendgrid/events', entry: 'functions/http/sendgrid-events.ts', auth: 'webhook' },
+  { name: 'EmailUnsubscribe', method: 'POST', path: '/unsubscribe/{token}', entry: 'functions/http/email-unsubscribe.ts', auth: 'webhook' },
+  { name: 'CreateTemplate', method: 'POST', path: '/templates', entry: 'functions/http/create-template.ts', auth: 'staff', roles: ['editor'] },
+  { name: 'GetTemplate', method: 'GET', path: '/templates/{templateId}', entry: 'functions/http/get-template.ts', auth: 'staff', roles: ['editor', 'approver', 'agent'] },
+  {
+    name: 'CreateTemplateVersion',
+    method: 'POST',
+    path: '/templates/{templateId}/versions',
+    entry: 'functions/http/create-template-version.ts',
+    auth: 'staff',
+    roles: ['editor'],
+  },
+  {
+    name: 'SubmitTemplateVersion',
+    method: 'POST',
+    path: '/templates/{templateId}/versions/{version}/submit',
+    entry: 'functions/http/submit-template-version.ts',
+    auth: 'staff',
+    roles: ['editor'],
+  },
+  {
+    name: 'ApproveTemplateVersion',
+    method: 'POST',
+    path: '/templates/{templateId}/versions/{version}/approve',
+    entry: 'functions/http/approve-template-version.ts',
+    auth: 'staff',
+    roles: ['approver'],
+  },
+  {
+    name: 'RejectTemplateVersion',
+    method: 'POST',
+    path: '/templates/{templateId}/versions/{version}/reject',
+    entry: 'functions/http/reject-template-version.ts',
+    auth: 'staff',
+    roles: ['approver'],
+  },
+  {
+    name: 'RevokeTemplateVersion',
+    method: 'POST',
+    path: '/templates/{templateId}/versions/{version}/revoke',
+    entry: 'functions/http/revoke-template-version.ts',
+    auth: 'staff',
+    roles: ['approver'],
+  },
+  {
+    name: 'PreviewTemplateVersion',
+    method: 'POST',
+    path: '/templates/{templateId}/versions/{version}/preview',
+    entry: 'functions/http/preview-template-version.ts',
+    auth: 'staff',
+    roles: ['editor', 'approver', 'agent'],
+  },
+  {
+    name: 'GetTemplateAudit',
+    method: 'GET',
+    path: '/templates/{templateId}/audit',
+    entry: 'functions/http/get-template-audit.ts',
+    auth: 'staff',
+    roles: ['editor', 'approver'],
+  },
+  { name: 'ListApprovals', method: 'GET', path: '/approvals', entry: 'functions/http/list-approvals.ts', auth: 'staff', roles: ['approver'] },
+  {
+    name: 'SendMessage',
+    method: 'POST',
+    path: '/conversations/{conversationId}/messages',
+    entry: 'functions/http/send-message.ts',
+    auth: 'staff',
+    roles: ['agent'],
+  },
+  {
+    name: 'GetCustomerConsent',
+    method: 'GET',
+    path: '/customers/{customerId}/consent',
+    entry: 'functions/http/get-customer-consent.ts',
+    auth: 'staff',
+    roles: ['agent'],
+  },
+  { name: 'CreateBroadcast', method: 'POST', path: '/broadcasts', entry: 'functions/http/create-broadcast.ts', auth: 'staff', roles: ['agent'] },
+  { name: 'DevOutbox', method: 'GET', path: '/dev/outbox', entry: 'functions/http/dev-outbox.ts', auth: 'dev' },
 ];
 
 export type QueueConsumer = {
@@ -49,8 +136,17 @@ export type QueueConsumer = {
   readonly queue: string;
   readonly entry: string;
   readonly batchSize: number;
+  /**
+   * FIFO queue (physical name `<queue>.fifo`, DLQ `<queue>-dlq.fifo`): messages of one group are
+   * delivered in order, one batch at a time. Handlers read its URL from `<QUEUE>_QUEUE_URL`.
+   */
+  readonly fifo?: boolean;
 };
 
 export const queueConsumers: readonly QueueConsumer[] = [
   { name: 'InboundWorkConsumer', queue: 'inbound-work', entry: 'functions/sqs/inbound-work.ts', batchSize: 10 },
+  // Grouped by template: keeps the pending-approval list that GET /approvals reads.
+  { name: 'TemplateApprovalsConsumer', queue: 'template-approvals', entry: 'functions/sqs/template-approvals.ts', batchSize: 10, fifo: true },
+  // Grouped by conversation: a customer's messages leave in the order they were queued.
+  { name: 'OutboundSender', queue: 'outbound', entry: 'functions/sqs/send-outbound.ts', batchSize: 10, fifo: true },
 ];

@@ -1,14 +1,33 @@
+import MessagingResponse from 'twilio/lib/twiml/MessagingResponse.js';
 import { smsWebhookSchema } from '#shared/channels/twilio/twilio-schemas.ts';
 import { verifiedTwilioForm } from '#shared/channels/twilio/twilio-webhook.ts';
+import { requireEnv } from '#shared/config.ts';
+import { setConsent } from '#shared/data/consent-store.ts';
 import { identity } from '#shared/domain/identity.ts';
 import type { Attachment } from '#shared/domain/message.ts';
 import { httpHandler } from '#shared/http/http-handler.ts';
 import { twiml } from '#shared/http/responses.ts';
 import { ingestInbound } from '#shared/ingest/ingest-inbound.ts';
+import { logger } from '#shared/logger.ts';
+import { classifySmsKeyword } from '#shared/outbound/consent-keywords.ts';
+import { recordAutomatedReply } from '#shared/outbound/automated-reply.ts';
 
 const EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>';
 
-/** Twilio Messaging webhook: an SMS/MMS into the sender's thread; media is fetched later by the queue. */
+/**
+ * Twilio Messaging webhook: an SMS/MMS into the sender's thread (media is fetched later by the queue),
+ * then the consent keywords:
+ *
+ * 1. store the message in the thread, keyword or not (an agent sees the STOP)
+ * 2. STOP/STOPALL/UNSUBSCRIBE/CANCEL/END/QUIT (or `OptOutType=STOP`) opts the customer out of SMS;
+ *    START/YES/UNSTOP (or `OptOutType=START`) opts them back in. A retried delivery changes nothing.
+ * 3. HELP is answered with `SMS_HELP_TEXT` in the TwiML, but only when Twilio did not handle the keyword
+ *    itself: a webhook carrying `OptOutType` means Twilio's opt-out management already replied. The
+ *    reply is recorded in the thread as an automated outbound message (operator-configured text).
+ *
+ * STOP and START get no reply from us: Twilio's own confirmation is the one carriers expect, and a reply
+ * to a number that just opted out would be refused (error 21610) anyway.
+ */
 export const handler = httpHandler(async (event) => {
   const params = await verifiedTwilioForm(event, smsWebhookSchema);
   const attachments: Attachment[] = Array.from({ length: params.NumMedia }, (_, i) => ({
@@ -16,12 +35,31 @@ export const handler = httpHandler(async (event) => {
     sourceUrl: params[`MediaUrl${i}`],
     status: 'pending' as const,
   }));
-  await ingestInbound({
+  const { customerId } = await ingestInbound({
     channel: 'sms',
     dedupeKey: params.MessageSid,
     from: identity.phone(params.From),
     body: params.Body,
     ...(attachments.length > 0 ? { attachments } : {}),
   });
+
+  const keyword = classifySmsKeyword({ body: params.Body, optOutType: params.OptOutType });
+  if (keyword === undefined) return twiml(EMPTY_TWIML);
+  if (keyword.kind === 'help') {
+    if (!keyword.reply) return twiml(EMPTY_TWIML);
+    const helpText = requireEnv('SMS_HELP_TEXT');
+    await recordAutomatedReply({ customerId, inReplyTo: params.MessageSid, to: identity.phone(params.From).value, body: helpText, source: 'system:sms-help' });
+    return twiml(helpTwiml(helpText));
+  }
+  const status = keyword.kind === 'opt_out' ? 'opted_out' : 'opted_in';
+  const changed = await setConsent({ customerId, channel: 'sms', status, source: keyword.source, actor: 'customer', now: new Date().toISOString() });
+  logger.info('sms consent keyword', { customerId, status, source: keyword.source, changed });
   return twiml(EMPTY_TWIML);
 });
+
+/** `<Response><Message>SMS_HELP_TEXT</Message></Response>`, XML-escaped by twilio's TwiML builder. */
+function helpTwiml(helpText: string): string {
+  const response = new MessagingResponse();
+  response.message(helpText);
+  return response.toString();
+}

@@ -18,6 +18,9 @@ const secretOrigin: Readonly<Record<SecretName, { readonly issuedBy: 'provider' 
     issuedBy: 'us',
     description: 'HMAC-SHA256 key shared with the chat backend for webhooks and deliveries. Generated; give it to the chat backend.',
   },
+  TWILIO_API_KEY_SECRET: { issuedBy: 'provider', description: 'Secret of the Twilio API key used to send SMS and place calls. Paste it from the Twilio console.' },
+  SENDGRID_API_KEY: { issuedBy: 'provider', description: 'SendGrid API key (Mail Send permission only). Paste it from the SendGrid console.' },
+  UNSUBSCRIBE_SIGNING_SECRET: { issuedBy: 'us', description: 'HMAC key signing one-click unsubscribe links (RFC 8058). Generated; nothing to copy.' },
 };
 
 /** Every secret the product uses, in a stable order. */

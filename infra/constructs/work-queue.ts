@@ -1,11 +1,16 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
-import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { DeduplicationScope, FifoThroughputLimit, Queue, QueueEncryption, type QueueProps } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 
 export type WorkQueueProps = {
-  /** Physical queue name; the DLQ is named `<queueName>-dlq`. */
+  /** Physical queue name without `.fifo`; the DLQ is named `<queueName>-dlq` (FIFO: `<queueName>.fifo`, `<queueName>-dlq.fifo`). */
   readonly queueName: string;
+  /**
+   * FIFO: ordered per message group, one in-flight batch per group, deduplicated by the producer's
+   * `MessageDeduplicationId` (no content-based deduplication). Its DLQ is FIFO too, as SQS requires.
+   */
+  readonly fifo?: boolean;
   readonly encryptionKey: IKey;
   /** Timeout of the consuming function; the visibility timeout is six times it, as AWS advises for Lambda. */
   readonly consumerTimeout: Duration;
@@ -16,6 +21,10 @@ export type WorkQueueProps = {
 /**
  * A work queue with its dead-letter queue, both KMS-encrypted and refusing non-TLS requests. A message
  * that fails `maxReceiveCount` times (5 by default) moves to the DLQ and stays 14 days for replay.
+ *
+ * FIFO queues run in high-throughput mode (deduplication and throughput limit per message group): the
+ * producers' deduplication ids are unique per message anyway, and a broadcast must not be capped at the
+ * per-queue 300 sends/s.
  *
  * @example
  * ```ts
@@ -37,14 +46,21 @@ export class WorkQueue extends Construct {
       removalPolicy: RemovalPolicy.RETAIN,
     };
 
+    const fifo = props.fifo ?? false;
+    const suffix = fifo ? '.fifo' : '';
+    const fifoProps: Partial<QueueProps> = fifo ? { fifo: true, contentBasedDeduplication: false } : {};
+
     this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
       ...encryption,
-      queueName: `${props.queueName}-dlq`,
+      ...fifoProps,
+      queueName: `${props.queueName}-dlq${suffix}`,
       retentionPeriod: Duration.days(14),
     });
     this.queue = new Queue(this, 'Queue', {
       ...encryption,
-      queueName: props.queueName,
+      ...fifoProps,
+      ...(fifo ? { deduplicationScope: DeduplicationScope.MESSAGE_GROUP, fifoThroughputLimit: FifoThroughputLimit.PER_MESSAGE_GROUP_ID } : {}),
+      queueName: `${props.queueName}${suffix}`,
       visibilityTimeout: Duration.seconds(props.consumerTimeout.toSeconds() * 6),
       retentionPeriod: Duration.days(4),
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.maxReceiveCount ?? 5 },

@@ -66,7 +66,9 @@ export async function getConversation(conversationId: string) {
   };
 }
 
-function publicMessage({ customerId: _customerId, ...message }: StoredMessage): Message {
+/** What staff see of a message: not the store's bookkeeping (`statusRank`) nor the raw template variables. */
+function publicMessage(stored: StoredMessage): Message {
+  const { customerId: _customerId, statusRank: _rank, variables: _variables, ...message } = stored as StoredMessage & { statusRank?: unknown; variables?: unknown };
   return message;
 }
 

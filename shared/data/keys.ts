@@ -19,3 +19,31 @@ export const customerKey = (customerId: string) => ({ [PK]: `CUST#${customerId}`
 export const conversationPk = (conversationId: string) => `CONV#${conversationId}`;
 export const messageKey = (conversationId: string, messageId: string) => ({ [PK]: conversationPk(conversationId), [SK]: `MSG#${messageId}` });
 export const threadSortKey = (createdAt: string, messageId: string) => `${createdAt}#${messageId}`;
+
+// Outbound (issue 3).
+//
+// | item              | pk                          | sk                                  |
+// | ----------------- | --------------------------- | ----------------------------------- |
+// | template          | `TPL#<templateId>`          | `META`                              |
+// | template version  | `TPL#<templateId>`          | `V#<version, 6 digits>`             |
+// | audit entry       | `AUDIT#<subject>`           | `<at ISO>#<entryId>`                |
+// | pending approval  | `APPROVALS`                 | `<submittedAt>#<templateId>#<ver>`  |
+// | consent           | `CUST#<customerId>`         | `CONSENT#<channel>`                 |
+// | broadcast         | `BCAST#<broadcastId>`       | `META`                              |
+// | local outbox      | `OUTBOX`                    | `<at ISO>#<messageId>`              |
+export const templateKey = (templateId: string) => ({ [PK]: `TPL#${templateId}`, [SK]: 'META' });
+export const templatePk = (templateId: string) => `TPL#${templateId}`;
+export const templateVersionSk = (version: number) => `V#${String(version).padStart(6, '0')}`;
+export const templateVersionKey = (templateId: string, version: number) => ({ [PK]: templatePk(templateId), [SK]: templateVersionSk(version) });
+/** `subject` is `TPL#<templateId>` or `CUST#<customerId>`. */
+export const auditPk = (subject: string) => `AUDIT#${subject}`;
+export const auditKey = (subject: string, at: string, entryId: string) => ({ [PK]: auditPk(subject), [SK]: `${at}#${entryId}` });
+export const PENDING_APPROVALS_PK = 'APPROVALS';
+export const pendingApprovalKey = (submittedAt: string, templateId: string, version: number) => ({
+  [PK]: PENDING_APPROVALS_PK,
+  [SK]: `${submittedAt}#${templateId}#${templateVersionSk(version)}`,
+});
+export const consentKey = (customerId: string, channel: string) => ({ [PK]: `CUST#${customerId}`, [SK]: `CONSENT#${channel}` });
+export const broadcastKey = (broadcastId: string) => ({ [PK]: `BCAST#${broadcastId}`, [SK]: 'META' });
+export const OUTBOX_PK = 'OUTBOX';
+export const outboxKey = (at: string, messageId: string) => ({ [PK]: OUTBOX_PK, [SK]: `${at}#${messageId}` });

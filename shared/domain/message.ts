@@ -63,6 +63,22 @@ export type Message = {
   templateVersion?: number;
   sentAt?: string;
   email?: EmailThreading;
+  // Outbound only.
+  /** SHA-256 of the approved template version this message was rendered from. */
+  contentHash?: string;
+  /** True when the text came from a template (automation), false when an agent wrote it. */
+  automated?: boolean;
+  /** Staff user who queued it. */
+  sentBy?: string;
+  /** Where it was sent: phone, email address or chat userId. */
+  to?: string;
+  provider?: 'twilio' | 'sendgrid' | 'chat' | 'outbox';
+  providerMessageId?: string;
+  /** Why a send failed for good (provider error code or product rule). */
+  failureReason?: string;
+  /** Broadcast pacing: not handed to a provider before this instant. */
+  notBefore?: string;
+  broadcastId?: string;
 };
 
 export type IngestResult = {

@@ -7,6 +7,7 @@ import {
   NotFoundError,
   PayloadTooLargeError,
   UnauthenticatedError,
+  UnprocessableError,
   UnsupportedMediaTypeError,
   ValidationError,
 } from '#shared/errors.ts';
@@ -28,6 +29,7 @@ const statusByError: ReadonlyArray<readonly [new (...args: never[]) => DomainErr
   [NotFoundError, 404],
   [ConflictError, 409],
   [PayloadTooLargeError, 413],
+  [UnprocessableError, 422],
   [UnsupportedMediaTypeError, 415],
 ];
 

@@ -1,5 +1,6 @@
 import { conversationIdOf, newCustomerIds } from '#shared/domain/ids.ts';
-import type { IdentityRef } from '#shared/domain/message.ts';
+import { channels, type IdentityRef } from '#shared/domain/message.ts';
+import { listConsent, setConsent } from '#shared/data/consent-store.ts';
 import {
   addCustomerIdentities,
   claimIdentity,
@@ -61,12 +62,21 @@ export async function sweepMerged(fromCustomerId: string): Promise<number> {
   return moveThread(conversationIdOf(fromCustomerId), conversationIdOf(root), root);
 }
 
-/** Repoints the absorbed customer's identities and moves its thread into the survivor's. */
+/**
+ * Repoints the absorbed customer's identities, carries its opt-outs over (an opt-out is never lost by a
+ * merge: the stricter choice wins) and moves its thread into the survivor's.
+ */
 async function finishMerge(absorbed: string, survivor: string, now: string): Promise<void> {
   const record = await getCustomer(absorbed, { consistent: true });
   const labels = record?.identities ?? [];
   await Promise.all(labels.map((label) => repointIdentity(parseIdentityLabel(label), absorbed, survivor, now)));
   await addCustomerIdentities(survivor, labels);
+  const consent = await listConsent(absorbed);
+  for (const channel of channels) {
+    if (consent[channel] === 'opted_out') {
+      await setConsent({ customerId: survivor, channel, status: 'opted_out', source: `merge:${absorbed}`, actor: 'system:merge', now });
+    }
+  }
   await moveThread(conversationIdOf(absorbed), conversationIdOf(survivor), survivor);
 }
 

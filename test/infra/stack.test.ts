@@ -4,10 +4,12 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { esbuildOptionsFor, esmRequireBanner, handlerBundling } from '#infra/bundling.ts';
-import { accessForRoute } from '#infra/handler-access.ts';
-import { OmnichannelStack } from '#infra/omnichannel-stack.ts';
+import { parameterName } from '#infra/constructs/stack-settings.ts';
+import { accessForConsumer, accessForRoute, stackSettingNames, type StackSettingName } from '#infra/handler-access.ts';
+import { OmnichannelStack, routeFunctionDescription } from '#infra/omnichannel-stack.ts';
+import type { SecretName } from '#shared/config.ts';
 import { tableSchema } from '#shared/data/table-schema.ts';
-import { httpRoutes, queueConsumers, type HttpRoute } from '#shared/routes.ts';
+import { httpRoutes, queueConsumers, type HttpRoute, type QueueConsumer } from '#shared/routes.ts';
 
 /*
  * Assertions on the synthesized template. The stack is built with `skipBundling` (placeholder code):
@@ -45,7 +47,26 @@ function functionFor(description: string): [string, Resource] {
   return found[0]!;
 }
 
-const routeFunction = (route: HttpRoute) => functionFor(`${route.method} ${route.path}`);
+const routeFunction = (route: HttpRoute) => functionFor(routeFunctionDescription(route));
+const consumerFunction = (consumer: QueueConsumer) => functionFor(`Consumes the ${consumer.queue} queue`);
+const functionOf = (name: string): [string, Resource] => {
+  const route = deployedRoutes.find((r) => r.name === name);
+  if (route) return routeFunction(route);
+  return consumerFunction(queueConsumers.find((c) => c.name === name)!);
+};
+
+/** Logical id of a consumer's queue (`<stack>-<queue>` or `<stack>-<queue>.fifo`) and of its DLQ. */
+function queueIdsOf(consumer: QueueConsumer): { queueId: string; dlqId: string } {
+  const [queueId, queue] = resourcesOfType('AWS::SQS::Queue').find(
+    ([, q]) => q.Properties?.['QueueName'] === `${stackName}-${consumer.queue}${consumer.fifo ? '.fifo' : ''}`,
+  )!;
+  return { queueId, dlqId: queue.Properties?.['RedrivePolicy'].deadLetterTargetArn['Fn::GetAtt'][0] };
+}
+const queueIdOf = (queue: string) => queueIdsOf(queueConsumers.find((c) => c.queue === queue)!).queueId;
+
+/** Logical ids of the secrets, by product secret name. */
+const secretIdOf = (name: SecretName): string =>
+  resourcesOfType('AWS::SecretsManager::Secret').find(([, s]) => s.Properties?.['Name'] === `${stackName}/${name}`)![0];
 
 function statementsOf([, fn]: [string, Resource]): Statement[] {
   const roleId: string = fn.Properties?.['Role']['Fn::GetAtt'][0];
@@ -55,6 +76,9 @@ function statementsOf([, fn]: [string, Resource]): Statement[] {
 }
 
 const actionsOf = (statements: Statement[]) => statements.flatMap((s) => [s.Action].flat());
+/** Resources of statements, one by one (minimizePolicies merges statements with the same actions), in a stable order. */
+const resourcesOf = (statements: Statement[]) =>
+  statements.flatMap((s) => [s.Resource].flat()).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
 
 function envOf([, fn]: [string, Resource]): Record<string, unknown> {
   return fn.Properties?.['Environment']?.Variables ?? {};
@@ -190,6 +214,25 @@ describe('HTTP API', () => {
     }
   });
 
+  it('names in each staff function the roles that may call it, admin always included', () => {
+    // Prepare: the issue 3 staff routes are deployed behind the authorizer too
+    expect(staffRoutes.map((r) => `${r.method} ${r.path}`)).toEqual(
+      expect.arrayContaining(['POST /templates', 'POST /templates/{templateId}/versions/{version}/approve', 'GET /approvals', 'POST /broadcasts']),
+    );
+
+    for (const route of staffRoutes) {
+      // Act
+      const description: string = routeFunction(route)[1].Properties?.['Description'];
+
+      // Assess
+      const roles = /\(staff: ([a-z, ]+)\)$/.exec(description)?.[1]?.split(', ');
+      expect(roles?.sort(), route.name).toEqual([...new Set([...route.roles!, 'admin'])].sort());
+    }
+    expect(routeFunction(httpRoutes.find((r) => r.name === 'ApproveTemplateVersion')!)[1].Properties?.['Description']).toBe(
+      'POST /templates/{templateId}/versions/{version}/approve (staff: approver, admin)',
+    );
+  });
+
   it('throttles the $default stage and writes JSON access logs with the request id to CloudWatch', () => {
     template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
       StageName: '$default',
@@ -203,6 +246,38 @@ describe('HTTP API', () => {
   });
 });
 
+/**
+ * The secrets each function may read, as the brief for every handler states it. Independent of
+ * infra/handler-access.ts on purpose: a change there that grants a secret elsewhere fails here.
+ * (test/infra/handler-access.test.ts checks the same table against what each bundle's code reads.)
+ */
+const expectedSecrets: Readonly<Record<string, readonly SecretName[]>> = {
+  TwilioSmsWebhook: ['TWILIO_AUTH_TOKEN'],
+  TwilioVoiceWebhook: ['TWILIO_AUTH_TOKEN'],
+  TwilioTranscriptionWebhook: ['TWILIO_AUTH_TOKEN'],
+  TwilioStatusWebhook: ['TWILIO_AUTH_TOKEN'],
+  SendgridInboundWebhook: ['SENDGRID_INBOUND_SECRET'],
+  SendgridEventsWebhook: ['SENDGRID_EVENT_PUBLIC_KEY'],
+  ChatWebhook: ['CHAT_WEBHOOK_SECRET'],
+  EmailUnsubscribe: ['UNSUBSCRIBE_SIGNING_SECRET'],
+  // Twilio media URLs need the account's Basic auth.
+  InboundWorkConsumer: ['TWILIO_AUTH_TOKEN'],
+  OutboundSender: ['TWILIO_API_KEY_SECRET', 'SENDGRID_API_KEY', 'CHAT_WEBHOOK_SECRET', 'UNSUBSCRIBE_SIGNING_SECRET'],
+};
+
+/** The queues each function may send to; every other function sends to none. */
+const expectedSends: Readonly<Record<string, readonly string[]>> = {
+  TwilioSmsWebhook: ['inbound-work'],
+  TwilioTranscriptionWebhook: ['inbound-work'],
+  SendgridInboundWebhook: ['inbound-work'],
+  ChatWebhook: ['inbound-work'],
+  SubmitTemplateVersion: ['template-approvals'],
+  SendMessage: ['outbound'],
+  CreateBroadcast: ['outbound'],
+};
+
+const allFunctionNames = [...deployedRoutes.map((r) => r.name), ...queueConsumers.map((c) => c.name)];
+
 describe('Function environment and grants', () => {
   it('gives staff routes the Cognito issuer, audience and JWKS URL', () => {
     for (const route of staffRoutes) {
@@ -214,50 +289,89 @@ describe('Function environment and grants', () => {
   });
 
   it('gives staff read routes table read access only: no write, no queue, no secret, no bucket', () => {
+    // Prepare: the issue 3 read routes are among them
+    expect(staffRoutes.filter((r) => r.method === 'GET').map((r) => r.name)).toEqual(
+      expect.arrayContaining(['GetTemplate', 'GetTemplateAudit', 'ListApprovals', 'GetCustomerConsent']),
+    );
+
     for (const route of staffRoutes.filter((r) => r.method === 'GET')) {
+      // Act
       const actions = actionsOf(statementsOf(routeFunction(route)));
+
+      // Assess
       expect(actions, route.name).toContain('dynamodb:Query');
-      for (const forbidden of ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem']) {
+      for (const forbidden of ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem', 'kms:GenerateDataKey*']) {
         expect(actions, route.name).not.toContain(forbidden);
       }
       expect(actions.filter((a) => /^(sqs|secretsmanager|s3):/.test(a)), route.name).toEqual([]);
     }
   });
 
-  it('lets each webhook read only its own provider secret, send to the work queue, and know the public URL', () => {
-    // Prepare
-    const secretIds = new Map(
-      resourcesOfType('AWS::SecretsManager::Secret').map(([id, s]) => [String(s.Properties?.['Name']).split('/').pop(), id]),
-    );
-
-    for (const route of webhookRoutes) {
-      // Act
-      const fn = routeFunction(route);
-      const [secret] = accessForRoute(route).secrets;
-      const env = envOf(fn);
-      const secretStatements = statementsOf(fn).filter((s) => actionsOf([s]).includes('secretsmanager:GetSecretValue'));
-
-      // Assess
-      expect(env[`${secret}_SECRET_ARN`], route.name).toEqual({ Ref: secretIds.get(secret!) });
-      expect(Object.keys(env).filter((k) => k.endsWith('_SECRET_ARN')), route.name).toEqual([`${secret}_SECRET_ARN`]);
-      expect(secretStatements.map((s) => s.Resource), route.name).toEqual([{ Ref: secretIds.get(secret!) }]);
-      expect(env['INBOUND_WORK_QUEUE_URL'], route.name).toEqual({ Ref: expect.any(String) });
-      expect(actionsOf(statementsOf(fn)), route.name).toContain('sqs:SendMessage');
-      expect(actionsOf(statementsOf(fn)), route.name).not.toContain('sqs:ReceiveMessage');
-      expect(env['PUBLIC_BASE_URL'], route.name).toEqual({ 'Fn::GetAtt': [expect.any(String), 'ApiEndpoint'] });
+  it('lets staff POST routes write the table', () => {
+    for (const route of staffRoutes.filter((r) => r.method === 'POST')) {
+      expect(actionsOf(statementsOf(routeFunction(route))), route.name).toEqual(expect.arrayContaining(['dynamodb:PutItem', 'dynamodb:UpdateItem']));
     }
   });
 
-  it('maps the Twilio, SendGrid Inbound and chat webhooks to their secrets', () => {
+  it('lets each function read exactly its own secrets, named by <NAME>_SECRET_ARN', () => {
+    for (const name of allFunctionNames) {
+      // Act
+      const fn = functionOf(name);
+      const env = envOf(fn);
+      const secretStatements = statementsOf(fn).filter((s) => actionsOf([s]).includes('secretsmanager:GetSecretValue'));
+      const expected = [...(expectedSecrets[name] ?? [])].sort();
+
+      // Assess
+      expect(Object.keys(env).filter((k) => k.endsWith('_SECRET_ARN')).sort(), name).toEqual(expected.map((s) => `${s}_SECRET_ARN`));
+      for (const secret of expected) expect(env[`${secret}_SECRET_ARN`], name).toEqual({ Ref: secretIdOf(secret) });
+      expect(resourcesOf(secretStatements), name).toEqual(resourcesOf([{ Effect: 'Allow', Action: [], Resource: expected.map((s) => ({ Ref: secretIdOf(s) })) }]));
+    }
+  });
+
+  it('lets each function send only to its own queues, whose URLs it gets as <QUEUE>_QUEUE_URL', () => {
+    for (const name of allFunctionNames) {
+      // Act
+      const fn = functionOf(name);
+      const sendStatements = statementsOf(fn).filter((s) => actionsOf([s]).includes('sqs:SendMessage'));
+      const expected = expectedSends[name] ?? [];
+
+      // Assess
+      expect(resourcesOf(sendStatements), name).toEqual(resourcesOf([{ Effect: 'Allow', Action: [], Resource: expected.map((q) => ({ 'Fn::GetAtt': [queueIdOf(q), 'Arn'] })) }]));
+      for (const queue of expected) {
+        expect(envOf(fn)[`${queue.replace(/-/g, '_').toUpperCase()}_QUEUE_URL`], name).toEqual({ Ref: queueIdOf(queue) });
+      }
+    }
+  });
+
+  it('gives the FIFO producers the URLs of submit → template-approvals and send/broadcast → outbound', () => {
+    expect(envOf(functionOf('SubmitTemplateVersion'))['TEMPLATE_APPROVALS_QUEUE_URL']).toEqual({ Ref: queueIdOf('template-approvals') });
+    expect(envOf(functionOf('SendMessage'))['OUTBOUND_QUEUE_URL']).toEqual({ Ref: queueIdOf('outbound') });
+    expect(envOf(functionOf('CreateBroadcast'))['OUTBOUND_QUEUE_URL']).toEqual({ Ref: queueIdOf('outbound') });
+  });
+
+  it('lets every webhook know the public URL, and only the ingest webhooks hand work to inbound-work', () => {
+    for (const route of webhookRoutes) {
+      const env = envOf(routeFunction(route));
+      expect(env['PUBLIC_BASE_URL'], route.name).toEqual({ 'Fn::GetAtt': [expect.any(String), 'ApiEndpoint'] });
+      expect(actionsOf(statementsOf(routeFunction(route))), route.name).not.toContain('sqs:ReceiveMessage');
+    }
+    const ingesting = webhookRoutes.filter((r) => envOf(routeFunction(r))['INBOUND_WORK_QUEUE_URL'] !== undefined).map((r) => r.name);
+    expect(ingesting.sort()).toEqual(['ChatWebhook', 'SendgridInboundWebhook', 'TwilioSmsWebhook', 'TwilioTranscriptionWebhook']);
+  });
+
+  it('maps every webhook to its secret by entry file', () => {
     const secretOf = (name: string) => accessForRoute(webhookRoutes.find((r) => r.name === name)!).secrets;
     expect(secretOf('TwilioSmsWebhook')).toEqual(['TWILIO_AUTH_TOKEN']);
     expect(secretOf('TwilioVoiceWebhook')).toEqual(['TWILIO_AUTH_TOKEN']);
     expect(secretOf('TwilioTranscriptionWebhook')).toEqual(['TWILIO_AUTH_TOKEN']);
+    expect(secretOf('TwilioStatusWebhook')).toEqual(['TWILIO_AUTH_TOKEN']);
     expect(secretOf('SendgridInboundWebhook')).toEqual(['SENDGRID_INBOUND_SECRET']);
+    expect(secretOf('SendgridEventsWebhook')).toEqual(['SENDGRID_EVENT_PUBLIC_KEY']);
     expect(secretOf('ChatWebhook')).toEqual(['CHAT_WEBHOOK_SECRET']);
+    expect(secretOf('EmailUnsubscribe')).toEqual(['UNSUBSCRIBE_SIGNING_SECRET']);
   });
 
-  it('lets only SendGrid Inbound and the consumer write attachments', () => {
+  it('lets only SendGrid Inbound and the inbound-work consumer write attachments', () => {
     const writers = resourcesOfType('AWS::Lambda::Function')
       .filter((fn) => actionsOf(statementsOf(fn)).includes('s3:PutObject'))
       .map(([, fn]) => fn.Properties?.['Description'])
@@ -266,16 +380,78 @@ describe('Function environment and grants', () => {
     for (const description of writers) expect(envOf(functionFor(description))['ATTACHMENTS_BUCKET']).toEqual({ Ref: expect.any(String) });
   });
 
-  it('lets the consumer consume its queue and write the table', () => {
+  it('lets each consumer consume its own queue (receive, delete, postpone), knowing its URL but not sending to it', () => {
     for (const consumer of queueConsumers) {
-      const actions = actionsOf(statementsOf(functionFor(`Consumes the ${consumer.queue} queue`)));
-      expect(actions).toEqual(expect.arrayContaining(['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'dynamodb:PutItem']));
+      // Act
+      const fn = consumerFunction(consumer);
+      const { queueId } = queueIdsOf(consumer);
+      const consume = statementsOf(fn).filter((s) => actionsOf([s]).includes('sqs:ReceiveMessage'));
+
+      // Assess
+      expect(resourcesOf(consume), consumer.name).toEqual([{ 'Fn::GetAtt': [queueId, 'Arn'] }]);
+      expect(actionsOf(consume), consumer.name).toEqual(expect.arrayContaining(['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility']));
+      expect(actionsOf(statementsOf(fn)), consumer.name).toEqual(expect.arrayContaining(['dynamodb:PutItem']));
+      expect(actionsOf(statementsOf(fn)), consumer.name).not.toContain('sqs:SendMessage');
+      expect(envOf(fn)[`${consumer.queue.replace(/-/g, '_').toUpperCase()}_QUEUE_URL`], consumer.name).toEqual({ Ref: queueId });
     }
   });
 
-  it('refuses to deploy a webhook without a known provider secret', () => {
-    const unknown: HttpRoute = { name: 'Fax', method: 'POST', path: '/webhooks/fax', entry: 'functions/http/fax.ts', auth: 'webhook' };
-    expect(() => accessForRoute(unknown)).toThrow(/no provider secret/);
+  it('refuses to deploy a webhook without a known provider secret, a staff route without roles, or an unknown consumer', () => {
+    const fax: HttpRoute = { name: 'Fax', method: 'POST', path: '/webhooks/fax', entry: 'functions/http/fax.ts', auth: 'webhook' };
+    const open: HttpRoute = { name: 'Open', method: 'GET', path: '/open', entry: 'functions/http/open.ts', auth: 'staff' };
+    const mystery: QueueConsumer = { name: 'Mystery', queue: 'mystery', entry: 'functions/sqs/mystery.ts', batchSize: 1 };
+    expect(() => accessForRoute(fax)).toThrow(/no provider secret/);
+    expect(() => accessForRoute(open)).toThrow(/declares no roles/);
+    expect(() => accessForConsumer(mystery)).toThrow(/no access profile/);
+  });
+});
+
+describe('Deploy-time settings', () => {
+  const parameters = (): Record<string, { Type: string; Default?: unknown; AllowedPattern?: string; MinValue?: number }> => template.toJSON().Parameters ?? {};
+
+  /** Who reads which setting (infra/handler-access.ts; test/infra/handler-access.test.ts holds it to the code). */
+  const readers: Readonly<Record<StackSettingName, readonly string[]>> = {
+    TWILIO_ACCOUNT_SID: ['InboundWorkConsumer', 'OutboundSender'],
+    TWILIO_API_KEY_SID: ['OutboundSender'],
+    TWILIO_FROM_NUMBER: ['OutboundSender'],
+    EMAIL_FROM: ['OutboundSender'],
+    CHAT_DELIVERY_URL: ['OutboundSender'],
+    SMS_HELP_TEXT: ['TwilioSmsWebhook'],
+    BROADCAST_RATE_SMS_PER_SECOND: ['CreateBroadcast'],
+    BROADCAST_RATE_EMAIL_PER_SECOND: ['CreateBroadcast'],
+    BROADCAST_RATE_CHAT_PER_SECOND: ['CreateBroadcast'],
+    BROADCAST_RATE_VOICE_PER_SECOND: ['CreateBroadcast'],
+  };
+
+  it('takes each setting as a CloudFormation parameter with no default', () => {
+    // Assess
+    expect(Object.keys(parameters()).filter((p) => !p.startsWith('BootstrapVersion')).sort()).toEqual(stackSettingNames.map(parameterName).sort());
+    for (const [name, parameter] of Object.entries(parameters())) {
+      if (name === 'BootstrapVersion') continue;
+      expect(parameter.Default, name).toBeUndefined();
+    }
+    expect(parameters()['BroadcastRateVoicePerSecond']).toMatchObject({ Type: 'Number', MinValue: expect.any(Number) });
+  });
+
+  it('hands each setting only to the functions that read it, under its own name', () => {
+    for (const setting of stackSettingNames) {
+      const withIt = allFunctionNames.filter((name) => envOf(functionOf(name))[setting] !== undefined);
+      expect(withIt.sort(), setting).toEqual([...readers[setting]].sort());
+      for (const name of withIt) expect(envOf(functionOf(name))[setting], `${name} ${setting}`).toEqual({ Ref: parameterName(setting) });
+    }
+  });
+
+  it.each([
+    ['TwilioAccountSid', `AC${'0a'.repeat(16)}`, 'AC123'],
+    ['TwilioApiKeySid', `SK${'f1'.repeat(16)}`, `AC${'0a'.repeat(16)}`],
+    ['TwilioFromNumber', '+14155550100', '4155550100'],
+    ['EmailFrom', 'support@example.com', 'Support <support@example.com>'],
+    ['ChatDeliveryUrl', 'https://chat.example.com/deliveries', 'http://chat.example.com/deliveries'],
+  ])('%s accepts %s (or empty: channel not configured) and refuses %s', (name, good, bad) => {
+    const pattern = new RegExp(parameters()[name]!.AllowedPattern!);
+    expect(pattern.test(good)).toBe(true);
+    expect(pattern.test('')).toBe(true);
+    expect(pattern.test(bad)).toBe(false);
   });
 });
 
@@ -313,13 +489,10 @@ describe('SQS', () => {
   it('gives each consumer queue a KMS-encrypted DLQ after 5 receives and reports partial batch failures', () => {
     for (const consumer of queueConsumers) {
       // Prepare
-      const [queueId, queue] = resourcesOfType('AWS::SQS::Queue').find(
-        ([, q]) => q.Properties?.['QueueName'] === `${stackName}-${consumer.queue}`,
-      )!;
-      const dlqId = queue.Properties?.['RedrivePolicy'].deadLetterTargetArn['Fn::GetAtt'][0];
+      const { queueId, dlqId } = queueIdsOf(consumer);
 
       // Assess
-      expect(queue.Properties).toMatchObject({ KmsMasterKeyId: expect.anything(), RedrivePolicy: { maxReceiveCount: 5 } });
+      expect(resources[queueId]?.Properties).toMatchObject({ KmsMasterKeyId: expect.anything(), RedrivePolicy: { maxReceiveCount: 5 } });
       expect(resources[dlqId]?.Properties).toMatchObject({ KmsMasterKeyId: expect.anything() });
       template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
         EventSourceArn: { 'Fn::GetAtt': [queueId, 'Arn'] },
@@ -327,6 +500,40 @@ describe('SQS', () => {
         FunctionResponseTypes: ['ReportBatchItemFailures'],
       });
     }
+  });
+
+  it('makes template-approvals and outbound FIFO queues with FIFO DLQs, producer-chosen deduplication ids and batches of at most 10', () => {
+    // Prepare
+    const fifoConsumers = queueConsumers.filter((c) => c.fifo);
+    expect(fifoConsumers.map((c) => c.queue).sort()).toEqual(['outbound', 'template-approvals']);
+
+    for (const consumer of fifoConsumers) {
+      // Act
+      const { queueId, dlqId } = queueIdsOf(consumer);
+      const mapping = resourcesOfType('AWS::Lambda::EventSourceMapping').find(([, m]) => m.Properties?.['EventSourceArn']['Fn::GetAtt'][0] === queueId)!;
+
+      // Assess
+      expect(resources[queueId]?.Properties, consumer.queue).toMatchObject({
+        QueueName: `${stackName}-${consumer.queue}.fifo`,
+        FifoQueue: true,
+        ContentBasedDeduplication: false,
+      });
+      expect(resources[dlqId]?.Properties, consumer.queue).toMatchObject({
+        QueueName: `${stackName}-${consumer.queue}-dlq.fifo`,
+        FifoQueue: true,
+        KmsMasterKeyId: expect.anything(),
+      });
+      expect(mapping[1].Properties?.['BatchSize'], consumer.queue).toBeLessThanOrEqual(10);
+      expect(mapping[1].Properties?.['MaximumBatchingWindowInSeconds'], consumer.queue).toBeUndefined();
+    }
+    for (const consumer of queueConsumers.filter((c) => !c.fifo)) {
+      expect(resources[queueIdsOf(consumer).queueId]?.Properties?.['FifoQueue'], consumer.queue).toBeUndefined();
+    }
+  });
+
+  it('refuses a FIFO consumer batch larger than 10', () => {
+    const tooBig: QueueConsumer = { name: 'TooBig', queue: 'outbound', entry: 'functions/sqs/send-outbound.ts', batchSize: 11, fifo: true };
+    expect(() => new OmnichannelStack(new App({ context: cdkContext }), 'TooBig', { routes: [], consumers: [tooBig], skipBundling: true })).toThrow(/batch size 11/);
   });
 
   it('denies non-TLS access to every queue', () => {
@@ -359,7 +566,15 @@ describe('S3, secrets, Cognito, outputs', () => {
   it('creates one secret per provider secret', () => {
     const names = resourcesOfType('AWS::SecretsManager::Secret').map(([, s]) => s.Properties?.['Name']).sort();
     expect(names).toEqual(
-      ['CHAT_WEBHOOK_SECRET', 'SENDGRID_EVENT_PUBLIC_KEY', 'SENDGRID_INBOUND_SECRET', 'TWILIO_AUTH_TOKEN'].map((n) => `${stackName}/${n}`),
+      [
+        'CHAT_WEBHOOK_SECRET',
+        'SENDGRID_API_KEY',
+        'SENDGRID_EVENT_PUBLIC_KEY',
+        'SENDGRID_INBOUND_SECRET',
+        'TWILIO_API_KEY_SECRET',
+        'TWILIO_AUTH_TOKEN',
+        'UNSUBSCRIBE_SIGNING_SECRET',
+      ].map((n) => `${stackName}/${n}`),
     );
   });
 
@@ -385,6 +600,9 @@ describe('S3, secrets, Cognito, outputs', () => {
         'SendgridInboundSecretSecretArn',
         'SendgridEventPublicKeySecretArn',
         'ChatWebhookSecretSecretArn',
+        'TwilioApiKeySecretSecretArn',
+        'SendgridApiKeySecretArn',
+        'UnsubscribeSigningSecretSecretArn',
       ]),
     );
   });

@@ -110,6 +110,33 @@ describe('the local stack provided to tests', () => {
     expect(main.Attributes?.VisibilityTimeout).toBe('2');
   });
 
+  it('gives handlers the outbound settings with their local defaults, and no provider credentials unless set', () => {
+    // Assess: the global setup starts the stack from nothing but local defaults
+    expect(env).toMatchObject({
+      LOCAL_OUTBOX: '1',
+      UNSUBSCRIBE_SIGNING_SECRET: 'local-unsubscribe-signing-secret',
+      BROADCAST_RATE_SMS_PER_SECOND: '1',
+      BROADCAST_RATE_EMAIL_PER_SECOND: '10',
+      BROADCAST_RATE_CHAT_PER_SECOND: '20',
+      BROADCAST_RATE_VOICE_PER_SECOND: '0.2',
+      SMS_HELP_TEXT: 'Support: reply here or use the app chat to reach a person. Reply STOP to opt out.',
+    });
+    expect(env.TEMPLATE_APPROVALS_QUEUE_URL).toMatch(/\/template-approvals\.fifo$/);
+    expect(env.OUTBOUND_QUEUE_URL).toMatch(/\/outbound\.fifo$/);
+    for (const name of ['TWILIO_ACCOUNT_SID', 'TWILIO_API_KEY_SID', 'TWILIO_API_KEY_SECRET', 'TWILIO_FROM_NUMBER', 'SENDGRID_API_KEY', 'EMAIL_FROM', 'CHAT_DELIVERY_URL']) {
+      expect(env[name], name).toBeUndefined();
+    }
+  });
+
+  it('serves the local-only GET /dev/outbox route without a staff token', async () => {
+    // Act
+    const res = await fetch(`${baseUrl}/dev/outbox`);
+
+    // Assess: routed to its handler (a missing route would be 404 not_found, a missing handler 502)
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+  });
+
   it('gives tests helpers whose signatures the webhook handlers accept', async () => {
     // Prepare
     const id = `local-stack-${Date.now()}-${Math.random().toString(36).slice(2)}`;

@@ -33,6 +33,8 @@ function exitOf(child: ChildProcess, timeoutMs: number): Promise<{ code: number 
   });
 }
 
+const providerSettings = ['TWILIO_ACCOUNT_SID', 'TWILIO_API_KEY_SID', 'TWILIO_API_KEY_SECRET', 'TWILIO_FROM_NUMBER', 'SENDGRID_API_KEY', 'EMAIL_FROM', 'CHAT_DELIVERY_URL'];
+
 let cleanup: (() => void) | undefined;
 afterEach(() => {
   cleanup?.();
@@ -45,7 +47,17 @@ describe('npm start', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'omnichannel-npm-start-'));
     const child = spawn('npm', ['start'], {
       cwd: ROOT,
-      env: { ...process.env, PORT: '0', DYNAMODB_PORT: '0', SQS_PORT: '0', DATA_DIR: dataDir, ACCESS_LOG: 'false', POWERTOOLS_LOG_LEVEL: 'ERROR' },
+      env: {
+        ...process.env,
+        PORT: '0',
+        DYNAMODB_PORT: '0',
+        SQS_PORT: '0',
+        DATA_DIR: dataDir,
+        ACCESS_LOG: 'false',
+        POWERTOOLS_LOG_LEVEL: 'ERROR',
+        // Empty counts as unset: whatever the developer's shell holds, no provider is configured here.
+        ...Object.fromEntries(providerSettings.map((name) => [name, ''])),
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true, // its own process group, so cleanup can reach every process it started
     });
@@ -78,6 +90,7 @@ describe('npm start', () => {
       child.once('exit', () => reject(new Error(`npm start exited before ready:\n${output}`)));
     });
     const notFound = await fetch(`${baseUrl}/nope`);
+    const outbox = await fetch(`${baseUrl}/dev/outbox`);
 
     // Act 2: SIGTERM to npm itself, as a supervisor or `kill <pid>` sends it
     process.kill(child.pid!, 'SIGTERM');
@@ -86,6 +99,17 @@ describe('npm start', () => {
     // Assess
     expect(output.split('\n').filter((line) => line.includes('ready'))).toHaveLength(1);
     expect(notFound.status).toBe(404);
+    // What it prints about outbound is true: no provider is configured, and the outbox it names answers
+    expect(output).toContain(`Outbound: sms, voice, email, chat → local outbox, listed at ${baseUrl}/dev/outbox`);
+    expect(outbox.status).toBe(200);
+    const setting = (name: string) => new RegExp(`^\\s+${name}\\s+(\\S+)`, 'm').exec(output)?.[1];
+    expect(setting('LOCAL_OUTBOX')).toBe('1');
+    expect(setting('UNSUBSCRIBE_SIGNING_SECRET')).toMatch(/^(local-unsubscribe-signing-secret|<set>)$/); // <set>: inherited from the test stack's env
+    expect(setting('BROADCAST_RATE_SMS_PER_SECOND')).toBe('1');
+    expect(setting('BROADCAST_RATE_VOICE_PER_SECOND')).toBe('0.2');
+    expect(setting('SMS_HELP_TEXT')).toBe('Support:');
+    expect(setting('TEMPLATE_APPROVALS_QUEUE_URL')).toMatch(/\/template-approvals\.fifo$/);
+    expect(setting('OUTBOUND_QUEUE_URL')).toMatch(/\/outbound\.fifo$/);
     expect(((await notFound.json()) as { error: { code: string } }).error.code).toBe('not_found');
     expect(
       exit,

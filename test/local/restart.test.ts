@@ -46,6 +46,10 @@ describe('a restart of the local stack', () => {
         MessageAttributes: { origin: { DataType: 'String', StringValue: 'restart-test' } },
       }),
     );
+    // A FIFO queue's message keeps its group and sequence number across the restart
+    const parkedSend = await sqs1.send(
+      new SendMessageCommand({ QueueUrl: first.env.OUTBOUND_DLQ_QUEUE_URL!, MessageBody: 'parked send job', MessageGroupId: 'conv-restart', MessageDeduplicationId: 'restart-1' }),
+    );
     // Not a job the consumer can run: it drops malformed jobs (deletes them) rather than retry them.
     await sqs1.send(new SendMessageCommand({ QueueUrl: first.env.INBOUND_WORK_QUEUE_URL, MessageBody: JSON.stringify({ type: 'restart-test' }) }));
     sqs1.destroy();
@@ -64,6 +68,12 @@ describe('a restart of the local stack', () => {
       new ReceiveMessageCommand({ QueueUrl: second.env.INBOUND_WORK_DLQ_QUEUE_URL!, MessageAttributeNames: ['All'], WaitTimeSeconds: 1 }),
     );
     expect(parked.Messages?.map((m) => [m.Body, m.MessageAttributes?.origin?.StringValue])).toEqual([['parked in the DLQ', 'restart-test']]);
+    const parkedFifo = await sqs2.send(
+      new ReceiveMessageCommand({ QueueUrl: second.env.OUTBOUND_DLQ_QUEUE_URL!, MessageSystemAttributeNames: ['All'], WaitTimeSeconds: 1 }),
+    );
+    expect(parkedFifo.Messages?.map((m) => [m.Body, m.Attributes?.MessageGroupId, m.Attributes?.SequenceNumber])).toEqual([
+      ['parked send job', 'conv-restart', parkedSend.SequenceNumber],
+    ]);
 
     await waitFor(
       async () => {

@@ -1,6 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { staffRoles } from '#shared/auth/staff-auth.ts';
+import { channels } from '#shared/domain/message.ts';
+import { templateStatuses } from '#shared/domain/template.ts';
+import { deliveryStatusRank } from '#shared/ports/channel-sender.ts';
 import { httpRoutes, type HttpRoute } from '#shared/routes.ts';
 
 /**
@@ -171,6 +174,59 @@ describe('openapi.json', () => {
     expect(problems).toEqual([]);
   });
 
+  it('names exactly the roles of shared/routes.ts on each staff route, and no auth on local-only dev routes', () => {
+    // Prepare
+    const byKey = new Map(operations().map((o) => [o.key, o.op]));
+
+    // Act
+    const problems = httpRoutes.flatMap((route) => {
+      const op = byKey.get(routeKey(route));
+      if (!op) return [];
+      const requirements = (Array.isArray(op.security) ? op.security : []).map((r) => objectAt(r, `${routeKey(route)} security`));
+      if (route.auth === 'dev') return requirements.length === 0 ? [] : [`${routeKey(route)}: a dev route documented with credentials`];
+      if (route.auth !== 'staff') return [];
+      const documented = [...new Set(requirements.flatMap((r) => (Array.isArray(r.staffJwt) ? r.staffJwt : [])))].map(String).sort();
+      const served = [...(route.roles ?? [])].sort();
+      return documented.join(',') === served.join(',') ? [] : [`${routeKey(route)}: documents roles [${documented.join(', ')}], routes.ts has [${served.join(', ')}]`];
+    });
+
+    // Assess
+    expect(problems).toEqual([]);
+  });
+
+  it('gives every 4xx answer a JSON body in the Error shape', () => {
+    // Prepare
+    const errorRef = '#/components/schemas/Error';
+    const mentionsError = (schema: Json | undefined): boolean =>
+      isObject(schema) && (schema.$ref === errorRef || (Array.isArray(schema.oneOf) && schema.oneOf.some((s) => isObject(s) && s.$ref === errorRef)));
+
+    // Act
+    const problems = operations().flatMap(({ key, op }) =>
+      Object.entries(objectAt(op.responses, `${key} responses`))
+        .filter(([code]) => /^4\d\d$/.test(code))
+        .flatMap(([code, answer]) => {
+          const resolved = deref(answer);
+          const content = isObject(resolved) && isObject(resolved.content) ? resolved.content : undefined;
+          const body = content && isObject(content['application/json']) ? content['application/json'] : undefined;
+          return mentionsError(body?.schema) ? [] : [`${key} ${code}: no application/json Error body`];
+        }),
+    );
+
+    // Assess
+    expect(problems).toEqual([]);
+  });
+
+  it('lists the same channels, template statuses and delivery statuses as the code', () => {
+    // Prepare
+    const schemas = objectAt(objectAt(spec.components, 'components').schemas, 'schemas');
+    const enumOf = (name: string) => objectAt(schemas[name], name).enum;
+
+    // Assess
+    expect(enumOf('Channel')).toEqual([...channels]);
+    expect(enumOf('TemplateStatus')).toEqual([...templateStatuses]);
+    expect(enumOf('DeliveryStatus')).toEqual(Object.keys(deliveryStatusRank));
+  });
+
   it('declares every path parameter of every documented path', () => {
     // Act
     const missing = operations().flatMap(({ key, path, op }) => {
@@ -201,7 +257,23 @@ describe('openapi.json', () => {
     const schemas = objectAt(objectAt(spec.components, 'components').schemas, 'schemas');
 
     // Assess
-    for (const name of ['Message', 'Attachment', 'Customer', 'Conversation', 'MessagePage', 'Error', 'IdentityRef']) {
+    for (const name of [
+      'Message',
+      'Attachment',
+      'Customer',
+      'Conversation',
+      'MessagePage',
+      'Error',
+      'IdentityRef',
+      'TemplateDraft',
+      'TemplateVersion',
+      'Template',
+      'SmsInfo',
+      'SendAccepted',
+      'CustomerConsent',
+      'BroadcastRequest',
+      'BroadcastResult',
+    ]) {
       expect(isObject(schemas[name]), name).toBe(true);
     }
   });

@@ -1,0 +1,32 @@
+import type { Context } from 'aws-lambda';
+import { ValidationError } from '#shared/errors.ts';
+import { httpHandler } from '#shared/http/http-handler.ts';
+import { rawBody, requireContentType } from '#shared/http/request.ts';
+import { json } from '#shared/http/responses.ts';
+import { staffAuth, type StaffContext } from '#shared/http/staff-auth.middleware.ts';
+import { defaultBroadcastDeps, MAX_BROADCAST_BODY_BYTES, parseBroadcastRequest, startBroadcast } from '#shared/outbound/broadcast.ts';
+
+/** API Gateway (HTTP API) stops waiting after 30 s, whatever the function's own timeout. */
+const GATEWAY_TIMEOUT_MS = 29_000;
+/** Time kept back from that budget to finish the sends in flight, record the counts and answer. */
+const ANSWER_RESERVE_MS = 3000;
+
+/**
+ * `POST /broadcasts` (agent; admin passes): one approved template to up to 1000 customers, paced per
+ * channel. 202 `{broadcastId, templateId, version, channel, accepted: [{customerId, messageId, notBefore}],
+ * refused: [{customerId, code, message}]}`; an unapproved template is a 409 with nothing queued.
+ */
+export const handler = httpHandler(async (event, context: Context) => {
+  const staff = (context as unknown as StaffContext).staff!;
+  requireContentType(event, 'application/json');
+  const raw = rawBody(event, MAX_BROADCAST_BODY_BYTES);
+  let body: unknown;
+  try {
+    body = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(raw));
+  } catch (cause) {
+    throw new ValidationError('Body is not valid JSON', { cause });
+  }
+  const request = parseBroadcastRequest(body);
+  const deadline = Date.now() + Math.min(context.getRemainingTimeInMillis(), GATEWAY_TIMEOUT_MS) - ANSWER_RESERVE_MS;
+  return json(202, await startBroadcast({ ...request, createdBy: staff.sub }, { ...defaultBroadcastDeps, deadline }));
+}).use(staffAuth({ roles: ['agent'] }));

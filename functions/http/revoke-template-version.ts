@@ -1,0 +1,15 @@
+import { httpHandler } from '#shared/http/http-handler.ts';
+import { rawBody } from '#shared/http/request.ts';
+import { json } from '#shared/http/responses.ts';
+import { staffAuth, type StaffContext } from '#shared/http/staff-auth.middleware.ts';
+import { MAX_TEMPLATE_BODY_BYTES, parseJsonBody, parseReasonBody, parseTemplateId, parseVersion } from '#shared/templates/use-cases/inputs.ts';
+import { revokeVersion } from '#shared/templates/use-cases/revoke-version.ts';
+
+/** `POST /templates/{templateId}/versions/{version}/revoke` (approver), body `{"reason"}`: approved → revoked. */
+export const handler = httpHandler(async (event, context) => {
+  const templateId = parseTemplateId(event.pathParameters?.templateId);
+  const version = parseVersion(event.pathParameters?.version);
+  const { reason } = parseReasonBody(parseJsonBody(rawBody(event, MAX_TEMPLATE_BODY_BYTES)));
+  const revoker = (context as unknown as StaffContext).staff!.sub;
+  return json(200, await revokeVersion({ templateId, version, revoker, reason, now: new Date().toISOString() }));
+}).use(staffAuth({ roles: ['approver'] }));

@@ -1,0 +1,89 @@
+import middy from '@middy/core';
+import { BatchProcessor, EventType, processPartialResponse, SqsFifoMessageGroupShortCircuitError } from '@aws-lambda-powertools/batch';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import * as z from 'zod/mini';
+import { sqsOutboundQueue } from '#shared/adapters/sqs/outbound-queue.adapter.ts';
+import { logger } from '#shared/logger.ts';
+import { deliverOutbound } from '#shared/outbound/deliver-outbound.ts';
+
+const processor = new BatchProcessor(EventType.SQS);
+
+const id = z.string().check(z.minLength(1), z.maxLength(100));
+const jobSchema = z.object({ messageId: id, conversationId: id });
+
+/** A job that is not done yet: reported as a batch item failure so the queue hands it back later. */
+class NotYetError extends Error {
+  constructor(why: string) {
+    super(`Send job postponed: ${why}`);
+    this.name = 'NotYetError';
+  }
+}
+
+/**
+ * FIFO order within a batch, parallelism across it: each record waits for the one before it in its
+ * message group (a conversation) and fails, untried, when that one failed, so a customer's messages
+ * never overtake each other; different customers' messages go out concurrently. (Powertools'
+ * `SqsFifoPartialProcessorAsync` keeps the order too, but one record at a time for the whole batch.)
+ */
+function fifoGroups(records: readonly SQSRecord[]) {
+  const settled = new Map<string, Promise<boolean>>();
+  const resolvers = new Map<string, (ok: boolean) => void>();
+  const predecessor = new Map<string, string>();
+  const lastOfGroup = new Map<string, string>();
+  for (const record of records) {
+    const group = record.attributes.MessageGroupId ?? record.messageId;
+    const previous = lastOfGroup.get(group);
+    if (previous !== undefined) predecessor.set(record.messageId, previous);
+    lastOfGroup.set(group, record.messageId);
+    settled.set(record.messageId, new Promise((resolve) => resolvers.set(record.messageId, resolve)));
+  }
+  return async (record: SQSRecord, work: () => Promise<void>): Promise<void> => {
+    const done = resolvers.get(record.messageId) ?? (() => undefined);
+    try {
+      const previous = predecessor.get(record.messageId);
+      if (previous !== undefined && !(await settled.get(previous))) throw new SqsFifoMessageGroupShortCircuitError();
+      await work();
+      done(true);
+    } catch (err) {
+      done(false);
+      throw err;
+    }
+  };
+}
+
+async function deliverRecord(record: SQSRecord): Promise<void> {
+  let body: unknown;
+  try {
+    body = JSON.parse(record.body);
+  } catch {
+    body = undefined;
+  }
+  const job = jobSchema.safeParse(body);
+  if (!job.success) {
+    // A malformed job can never succeed: dropped loudly rather than cycled to the DLQ.
+    logger.error('malformed send job dropped', { sqsMessageId: record.messageId });
+    return;
+  }
+  const attempt = Number.parseInt(record.attributes.ApproximateReceiveCount, 10) || 1;
+  const outcome = await deliverOutbound({ ...job.data, attempt });
+  if (outcome.result !== 'later') return;
+  // Hidden for the wait, then redelivered; a failed change only means an earlier retry.
+  await sqsOutboundQueue.hideFor(record.receiptHandle, outcome.retryInSeconds).catch((err: unknown) =>
+    logger.warn('could not postpone a send job', { sqsMessageId: record.messageId, error: err }),
+  );
+  throw new NotYetError(outcome.why);
+}
+
+/**
+ * Outbound sender: one send job per record, from the outbound FIFO queue. Postponed (broadcast pacing)
+ * and transiently failed jobs are reported as batch item failures with their visibility set to the wait,
+ * so SQS redelivers them then, and moves them to the DLQ after the queue's maxReceiveCount.
+ */
+export const handler = middy((event: SQSEvent, context: Context) => {
+  const inOrder = fifoGroups(event.Records);
+  return processPartialResponse(event, (record: SQSRecord) => inOrder(record, () => deliverRecord(record)), processor, {
+    context,
+    throwOnFullBatchFailure: false,
+  });
+}).use(injectLambdaContext(logger, { resetKeys: true }));

@@ -1,0 +1,40 @@
+import middy from '@middy/core';
+import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import * as z from 'zod/mini';
+import { logger } from '#shared/logger.ts';
+import { recordPendingApproval } from '#shared/templates/use-cases/record-pending-approval.ts';
+
+const processor = new SqsFifoPartialProcessorAsync();
+
+const workItemSchema = z.strictObject({
+  templateId: z.string().check(z.regex(/^tpl_[0-9a-f]{32}$/)),
+  version: z.number().check(z.int(), z.minimum(1), z.maximum(999_999)),
+  submittedAt: z.iso.datetime(),
+});
+
+async function recordHandler(record: SQSRecord): Promise<void> {
+  let body: unknown;
+  try {
+    body = JSON.parse(record.body);
+  } catch {
+    body = undefined;
+  }
+  const item = workItemSchema.safeParse(body);
+  if (!item.success) {
+    // A malformed item can never succeed: drop it loudly rather than cycle it to the DLQ.
+    logger.error('malformed approval work item dropped', { messageId: record.messageId });
+    return;
+  }
+  const outcome = await recordPendingApproval(item.data, new Date().toISOString());
+  logger.info('approval work item handled', { templateId: item.data.templateId, version: item.data.version, outcome });
+}
+
+/**
+ * Template-approvals consumer (SQS FIFO, grouped by template): keeps the pending-approval list that
+ * `GET /approvals` reads. Partial batch failures; a failed record fails only the rest of its group.
+ */
+export const handler = middy((event: SQSEvent, context: Context) =>
+  processPartialResponse(event, recordHandler, processor, { context, skipGroupOnError: true }),
+).use(injectLambdaContext(logger, { resetKeys: true }));

@@ -1,0 +1,45 @@
+import { PermanentDeliveryError, TransientDeliveryError } from '#shared/ports/channel-sender.ts';
+
+/** How long any provider call may take before it counts as a (transient) timeout. */
+export const PROVIDER_TIMEOUT_MS = 10_000;
+
+/**
+ * The one rule every adapter maps a provider's HTTP refusal with: a 4xx other than 408/429 is the
+ * provider saying "never" (permanent, not retried); 408, 429 and 5xx are "not now" (transient, the queue
+ * retries with backoff). `reason` is what the message's `failureReason` shows, e.g. `twilio:21610`.
+ *
+ * Provider error texts often quote the recipient ("The 'To' number +1… is not valid"), so only codes and
+ * field names go into the error, never the provider's message.
+ *
+ * @example
+ * ```ts
+ * throw deliveryErrorForStatus({ status: 400, reason: 'twilio:21211' });
+ * ```
+ */
+export function deliveryErrorForStatus(input: { status: number; reason: string; detail?: string }): PermanentDeliveryError | TransientDeliveryError {
+  const { status, reason, detail } = input;
+  if (isPermanentStatus(status)) {
+    return new PermanentDeliveryError(reason, { cause: new Error(`HTTP ${status}${detail ? ` (${detail})` : ''}`) });
+  }
+  return new TransientDeliveryError(`${reason}: HTTP ${status}${detail ? ` (${detail})` : ''}, worth retrying`);
+}
+
+/** 4xx except 408 Request Timeout and 429 Too Many Requests. */
+export function isPermanentStatus(status: number): boolean {
+  return status >= 400 && status < 500 && status !== 408 && status !== 429;
+}
+
+/**
+ * A call that never got an HTTP answer (connection refused, DNS, reset, our timeout): transient. The
+ * cause (a fetch `TypeError` or `TimeoutError`) names host and errno only, no message content.
+ *
+ * @example
+ * ```ts
+ * try { await fetch(url, init); } catch (err) { throw networkDeliveryError('chat', err); }
+ * ```
+ */
+export function networkDeliveryError(provider: string, err: unknown, timeoutMs = PROVIDER_TIMEOUT_MS): TransientDeliveryError {
+  const name = (err as { name?: string } | undefined)?.name;
+  const what = name === 'TimeoutError' || name === 'AbortError' ? `no answer within ${timeoutMs} ms` : 'network error';
+  return new TransientDeliveryError(`${provider}: ${what}`, { cause: err });
+}

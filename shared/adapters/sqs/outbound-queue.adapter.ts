@@ -1,0 +1,52 @@
+import { ChangeMessageVisibilityCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { optionalEnv, requireEnv } from '#shared/config.ts';
+
+const sqs = new SQSClient({ endpoint: optionalEnv('SQS_ENDPOINT'), maxAttempts: 3 });
+
+/** The send job: everything else (text, address, template) is read from the stored message at send time. */
+export type OutboundJob = { readonly messageId: string; readonly conversationId: string };
+
+/** SQS allows a received message to stay hidden for at most 12 hours. */
+export const MAX_VISIBILITY_SECONDS = 43_200;
+
+/**
+ * Port: the outbound FIFO queue, grouped by conversation so one customer's messages leave in order.
+ */
+export type OutboundQueue = {
+  /** Queues a send job; a second enqueue of the same message id within 5 minutes is dropped by SQS. */
+  enqueue(job: OutboundJob): Promise<void>;
+  /** Keeps a received job hidden for `seconds` from now (broadcast pacing, retry backoff), at most 12 h. */
+  hideFor(receiptHandle: string, seconds: number): Promise<void>;
+};
+
+/**
+ * The outbound queue on SQS FIFO: `MessageGroupId` is the conversation (order per customer, parallel
+ * across customers), `MessageDeduplicationId` the message id (a retried enqueue adds no second job).
+ * Its URL (`OUTBOUND_QUEUE_URL`) is read on first use.
+ *
+ * @example
+ * ```ts
+ * await sqsOutboundQueue.enqueue({ messageId: 'msg_…', conversationId: 'conv_…' });
+ * ```
+ */
+export const sqsOutboundQueue: OutboundQueue = {
+  async enqueue(job: OutboundJob): Promise<void> {
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: requireEnv('OUTBOUND_QUEUE_URL'),
+        MessageBody: JSON.stringify({ messageId: job.messageId, conversationId: job.conversationId }),
+        MessageGroupId: job.conversationId,
+        MessageDeduplicationId: job.messageId,
+      }),
+    );
+  },
+  async hideFor(receiptHandle: string, seconds: number): Promise<void> {
+    await sqs.send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: requireEnv('OUTBOUND_QUEUE_URL'),
+        ReceiptHandle: receiptHandle,
+        VisibilityTimeout: Math.max(0, Math.min(MAX_VISIBILITY_SECONDS, Math.ceil(seconds))),
+      }),
+    );
+  },
+};

@@ -1,0 +1,74 @@
+import { createPublicKey, verify, type KeyObject } from 'node:crypto';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import * as z from 'zod/mini';
+import { getSecretSetting } from '#shared/config.ts';
+import { SignatureError, ValidationError } from '#shared/errors.ts';
+import { header, rawBody } from '#shared/http/request.ts';
+
+/**
+ * One SendGrid event as the product reads it. Custom args set at send time (`messageId`,
+ * `conversationId`) come back as top-level fields of every event of that message.
+ */
+export const sendgridEventSchema = z.object({
+  event: z.string().check(z.minLength(1), z.maxLength(64)),
+  messageId: z.optional(z.string().check(z.regex(/^msg_[0-9a-f]{32}$/))),
+  conversationId: z.optional(z.string().check(z.regex(/^conv_[0-9a-f]{32}$/))),
+  sg_message_id: z.optional(z.string().check(z.maxLength(256))),
+  sg_event_id: z.optional(z.string().check(z.maxLength(256))),
+  email: z.optional(z.string().check(z.maxLength(320))),
+  timestamp: z.optional(z.number()),
+});
+export type SendgridEvent = z.output<typeof sendgridEventSchema>;
+
+let cachedKey: { source: string; key: KeyObject } | undefined;
+
+/**
+ * The verification key: what SendGrid shows under Mail Settings → Signed Event Webhook, base64 of the
+ * DER SubjectPublicKeyInfo of a P-256 key (a PEM is accepted too). Parsed once per key value, so a
+ * rotated secret is picked up when the secret cache refreshes.
+ */
+async function verificationKey(): Promise<KeyObject> {
+  const source = (await getSecretSetting('SENDGRID_EVENT_PUBLIC_KEY')).trim();
+  if (cachedKey?.source === source) return cachedKey.key;
+  const key = source.startsWith('-----BEGIN')
+    ? createPublicKey(source)
+    : createPublicKey({ key: Buffer.from(source, 'base64'), format: 'der', type: 'spki' });
+  cachedKey = { source, key };
+  return key;
+}
+
+/**
+ * Verifies a SendGrid Event Webhook request and returns its events. SendGrid signs `timestamp + raw body`
+ * with ECDSA P-256 / SHA-256 and sends the DER signature base64-encoded in
+ * `X-Twilio-Email-Event-Webhook-Signature`, the timestamp in `X-Twilio-Email-Event-Webhook-Timestamp`.
+ * Order: missing or wrong signature → 403 ({@link SignatureError}), before the body is parsed; then a
+ * body that is not a JSON array → 400. Entries are returned unvalidated: see {@link sendgridEventSchema}.
+ *
+ * @example
+ * ```ts
+ * const events = await verifiedSendgridEvents(event);
+ * ```
+ */
+export async function verifiedSendgridEvents(event: APIGatewayProxyEventV2): Promise<unknown[]> {
+  const signature = header(event, 'x-twilio-email-event-webhook-signature');
+  const timestamp = header(event, 'x-twilio-email-event-webhook-timestamp');
+  if (!signature || !timestamp) throw new SignatureError('Missing SendGrid event webhook signature');
+  const raw = rawBody(event);
+  const key = await verificationKey();
+  let valid = false;
+  try {
+    valid = verify('sha256', Buffer.concat([Buffer.from(timestamp, 'utf8'), raw]), key, Buffer.from(signature, 'base64'));
+  } catch {
+    // A signature that is not DER at all: as wrong as a wrong one.
+    valid = false;
+  }
+  if (!valid) throw new SignatureError();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw.toString('utf8'));
+  } catch (cause) {
+    throw new ValidationError('Body is not valid JSON', { cause });
+  }
+  if (!Array.isArray(parsed)) throw new ValidationError('Body must be a JSON array of events');
+  return parsed;
+}

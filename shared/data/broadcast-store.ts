@@ -1,0 +1,78 @@
+import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { documentClient, getTableName } from '#shared/data/client.ts';
+import { PK, SK, broadcastKey } from '#shared/data/keys.ts';
+import type { Channel } from '#shared/domain/message.ts';
+
+/**
+ * A broadcast: one approved template version sent to a list of customers. Recorded before the first
+ * message is queued (`queuing`), so a broadcast cut short still leaves a record that its messages'
+ * `broadcastId` points to; completed with its counts once every customer has been tried.
+ */
+export type BroadcastRecord = {
+  broadcastId: string;
+  templateId: string;
+  version: number;
+  channel: Channel;
+  createdBy: string;
+  createdAt: string;
+  status: 'queuing' | 'queued';
+  /** Customers asked for. */
+  requested: number;
+  accepted: number;
+  refused: number;
+  completedAt?: string;
+};
+
+/**
+ * Records a new broadcast (`queuing`, counts 0). Create-only: an id is never reused.
+ *
+ * @example
+ * ```ts
+ * await recordBroadcast({ broadcastId, templateId, version: 3, channel: 'sms', createdBy: 'alice', createdAt: now, requested: 120 });
+ * ```
+ */
+export async function recordBroadcast(input: Omit<BroadcastRecord, 'status' | 'accepted' | 'refused' | 'completedAt'>): Promise<void> {
+  await documentClient.send(
+    new PutCommand({
+      TableName: getTableName(),
+      Item: { ...broadcastKey(input.broadcastId), ...input, status: 'queuing', accepted: 0, refused: 0 },
+      ConditionExpression: `attribute_not_exists(${PK})`,
+    }),
+  );
+}
+
+/**
+ * Marks a broadcast `queued` with how many customers were accepted and refused.
+ *
+ * @example
+ * ```ts
+ * await completeBroadcast(broadcastId, { accepted: 118, refused: 2, now });
+ * ```
+ */
+export async function completeBroadcast(broadcastId: string, counts: { accepted: number; refused: number; now: string }): Promise<void> {
+  await documentClient.send(
+    new UpdateCommand({
+      TableName: getTableName(),
+      Key: broadcastKey(broadcastId),
+      UpdateExpression: 'SET #s = :queued, accepted = :accepted, refused = :refused, completedAt = :now',
+      ConditionExpression: `attribute_exists(${PK})`,
+      ExpressionAttributeNames: { '#s': 'status' },
+      ExpressionAttributeValues: { ':queued': 'queued', ':accepted': counts.accepted, ':refused': counts.refused, ':now': counts.now },
+    }),
+  );
+}
+
+/**
+ * A broadcast by id, or undefined.
+ *
+ * @example
+ * ```ts
+ * const record = await getBroadcast('bc_…');
+ * ```
+ */
+export async function getBroadcast(broadcastId: string): Promise<BroadcastRecord | undefined> {
+  const { Item } = await documentClient.send(new GetCommand({ TableName: getTableName(), Key: broadcastKey(broadcastId), ConsistentRead: true }));
+  if (!Item) return undefined;
+  const { [PK]: _pk, [SK]: _sk, ...record } = Item;
+  return record as BroadcastRecord;
+}

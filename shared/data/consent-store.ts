@@ -1,0 +1,125 @@
+import { GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { documentClient, getTableName } from '#shared/data/client.ts';
+import { auditPutItem } from '#shared/data/audit-store.ts';
+import { PK, SK, consentKey, customerKey } from '#shared/data/keys.ts';
+import { channels, type Channel } from '#shared/domain/message.ts';
+
+/**
+ * The consent ledger: one item per customer and channel (`CUST#<id>` / `CONSENT#<channel>`), absent
+ * until the first change. Every change is written together with its audit entry (`AUDIT#CUST#<id>`) in
+ * one transaction, so the ledger and its history cannot disagree.
+ */
+
+export type ConsentStatus = 'opted_in' | 'opted_out';
+
+/** No record means the customer never opted out: contacting them on that channel is allowed. */
+export const DEFAULT_CONSENT: ConsentStatus = 'opted_in';
+
+export type ConsentChange = {
+  customerId: string;
+  channel: Channel;
+  status: ConsentStatus;
+  /** Where the change came from: `sms:keyword`, `twilio:OptOutType`, `email:one-click`, `agent:…`. */
+  source: string;
+  /** Who asked for it: `customer`, or a staff user id. */
+  actor: string;
+  /** ISO 8601. */
+  now: string;
+};
+
+const CONSENT_SK_PREFIX = 'CONSENT#';
+/** A concurrent transaction on the same items (two copies of one STOP): worth trying again. */
+const MAX_ATTEMPTS = 3;
+
+/**
+ * A customer's consent on one channel: `opted_in` unless they opted out. A strongly consistent read: a
+ * send checked right after a STOP must see it.
+ *
+ * @example
+ * ```ts
+ * if ((await getConsent(customerId, 'sms')) === 'opted_out') throw new StateConflictError('opted_out', '…');
+ * ```
+ */
+export async function getConsent(customerId: string, channel: Channel): Promise<ConsentStatus> {
+  const { Item } = await documentClient.send(
+    new GetCommand({ TableName: getTableName(), Key: consentKey(customerId, channel), ProjectionExpression: '#s', ExpressionAttributeNames: { '#s': 'status' }, ConsistentRead: true }),
+  );
+  return (Item?.status as ConsentStatus | undefined) ?? DEFAULT_CONSENT;
+}
+
+/**
+ * A customer's consent on every channel (channels never changed are `opted_in`): one Query.
+ *
+ * @example
+ * ```ts
+ * const { sms, email } = await listConsent(customerId);
+ * ```
+ */
+export async function listConsent(customerId: string): Promise<Record<Channel, ConsentStatus>> {
+  const { Items = [] } = await documentClient.send(
+    new QueryCommand({
+      TableName: getTableName(),
+      KeyConditionExpression: `${PK} = :pk AND begins_with(${SK}, :prefix)`,
+      ExpressionAttributeValues: { ':pk': customerKey(customerId)[PK], ':prefix': CONSENT_SK_PREFIX },
+      ConsistentRead: true,
+    }),
+  );
+  const state = Object.fromEntries(channels.map((c) => [c, DEFAULT_CONSENT])) as Record<Channel, ConsentStatus>;
+  for (const item of Items) {
+    const channel = item.channel as Channel;
+    if (channels.includes(channel)) state[channel] = item.status as ConsentStatus;
+  }
+  return state;
+}
+
+/**
+ * Records a consent change and its audit entry in one TransactWriteItems. Returns false, writing
+ * nothing, when the status already is `status` (a retried STOP, a second unsubscribe click): the
+ * condition on the consent item says so, so two concurrent copies still make one change.
+ *
+ * @example
+ * ```ts
+ * const changed = await setConsent({ customerId, channel: 'sms', status: 'opted_out', source: 'sms:keyword', actor: 'customer', now });
+ * ```
+ */
+export async function setConsent(change: ConsentChange): Promise<boolean> {
+  const { customerId, channel, status, source, actor, now } = change;
+  const TableName = getTableName();
+  const subject = `CUST#${customerId}`;
+  // Absent counts as the default: opting in a customer who never opted out is not a change.
+  const differs = status === DEFAULT_CONSENT ? `attribute_exists(${PK}) AND #s <> :status` : `attribute_not_exists(${PK}) OR #s <> :status`;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await documentClient.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName,
+                Item: { ...consentKey(customerId, channel), customerId, channel, status, source, actor, updatedAt: now },
+                ConditionExpression: differs,
+                ExpressionAttributeNames: { '#s': 'status' },
+                ExpressionAttributeValues: { ':status': status },
+              },
+            },
+            // A new entry (new id, create-only) per attempt: the audit trail is append-only.
+            auditPutItem({ subject, at: now, actor, action: status, details: { channel, source } }),
+          ],
+        }),
+      );
+      return true;
+    } catch (err) {
+      const reasons = cancellationReasons(err);
+      if (reasons?.[0] === 'ConditionalCheckFailed') return false;
+      if (reasons?.includes('TransactionConflict') && attempt < MAX_ATTEMPTS) continue;
+      throw err;
+    }
+  }
+}
+
+/** The per-item codes of a cancelled transaction (`None`, `ConditionalCheckFailed`, `TransactionConflict`…). */
+function cancellationReasons(err: unknown): string[] | undefined {
+  if ((err as { name?: string } | undefined)?.name !== 'TransactionCanceledException') return undefined;
+  const reasons = (err as { CancellationReasons?: Array<{ Code?: string }> }).CancellationReasons ?? [];
+  return reasons.map((r) => r.Code ?? 'None');
+}

@@ -1,0 +1,252 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { documentClient, getTableName } from '#shared/data/client.ts';
+import { appendMessage, getMessage, isConditionFailure, listThreadPage, type StoredMessage } from '#shared/data/conversation-store.ts';
+import { PK, messageKey, templateVersionKey } from '#shared/data/keys.ts';
+import type { EmailThreading } from '#shared/domain/message.ts';
+import { deliveryStatusRank, type DeliveryResult, type DeliveryStatus } from '#shared/ports/channel-sender.ts';
+
+/**
+ * Outbound messages in the thread: the same item as an inbound message (so the thread stays one list in
+ * time order), plus the delivery state machine. Every status change is a conditional update on the
+ * numeric `statusRank` (queued 0, sending 1, sent 2, delivered/undelivered/failed 3), so a status only
+ * ever moves forward, whatever order the sender and the providers' callbacks arrive in.
+ */
+
+/** An outbound message as stored: the staff-visible message plus what the sender needs at send time. */
+export type OutboundMessage = StoredMessage & {
+  direction: 'outbound';
+  status: DeliveryStatus;
+  statusRank: number;
+  /** The variables the template was rendered with: the sender renders again from the approved version. */
+  variables?: Record<string, string>;
+  statusUpdatedAt?: string;
+};
+
+/** How many thread pages (newest first) to look through for the inbound email a reply answers. */
+const THREADING_PAGES = 4;
+const THREADING_PAGE_SIZE = 50;
+/** RFC 5322 does not bound References; mail clients keep the tail. */
+const MAX_REFERENCES = 20;
+
+const exists = `attribute_exists(${PK})`;
+
+/**
+ * Writes a new outbound message into its thread as `queued` (rank 0). The id is new, so a clash means a
+ * bug rather than a retry: it throws.
+ *
+ * @example
+ * ```ts
+ * await appendOutboundMessage({ messageId, conversationId, customerId, channel: 'sms', direction: 'outbound', body, createdAt, automated: true, sentBy, to });
+ * ```
+ */
+export async function appendOutboundMessage(message: Omit<OutboundMessage, 'status' | 'statusRank'>): Promise<OutboundMessage> {
+  const item: OutboundMessage = { ...message, status: 'queued', statusRank: deliveryStatusRank.queued, statusUpdatedAt: message.createdAt };
+  const outcome = await appendMessage(item);
+  if (outcome !== 'created') throw new Error('Outbound message id already in use');
+  return item;
+}
+
+/**
+ * One outbound message (strongly consistent), or undefined when there is none with that id in that
+ * conversation (an inbound message with that id does not count).
+ *
+ * @example
+ * ```ts
+ * const message = await getOutboundMessage('conv_…', 'msg_…');
+ * ```
+ */
+export async function getOutboundMessage(conversationId: string, messageId: string): Promise<OutboundMessage | undefined> {
+  const message = await getMessage(conversationId, messageId);
+  if (message?.direction !== 'outbound') return undefined;
+  const stored = message as OutboundMessage;
+  return { ...stored, statusRank: typeof stored.statusRank === 'number' ? stored.statusRank : deliveryStatusRank[stored.status] };
+}
+
+/**
+ * The sender's claim: `queued` → `sending`, only if still `queued`. The one write that makes a send
+ * happen at most once: of two copies of a job, one wins, the other sees `taken`. For a templated
+ * message, the claim is one transaction with a check that the template version is still `approved`
+ * with the hash the message was rendered from: a revoke that commits first makes the claim fail
+ * (`template_not_approved`); one that commits later finds the message already `sending`.
+ *
+ * @example
+ * ```ts
+ * const claim = await claimForSending(message, now); // 'claimed' | 'taken' | 'template_not_approved'
+ * ```
+ */
+export async function claimForSending(
+  message: Pick<OutboundMessage, 'conversationId' | 'messageId' | 'templateId' | 'templateVersion' | 'contentHash'>,
+  now: string,
+): Promise<'claimed' | 'taken' | 'template_not_approved'> {
+  const claim = {
+    TableName: getTableName(),
+    Key: messageKey(message.conversationId, message.messageId),
+    UpdateExpression: 'SET #status = :sending, statusRank = :sendingRank, statusUpdatedAt = :now, sendingAt = :now',
+    ConditionExpression: `${exists} AND #status = :queued`,
+    ExpressionAttributeNames: { '#status': 'status' },
+    ExpressionAttributeValues: { ':sending': 'sending', ':sendingRank': deliveryStatusRank.sending, ':queued': 'queued', ':now': now },
+  };
+  if (message.templateId === undefined || message.templateVersion === undefined) {
+    return (await conditionalUpdate(claim)) ? 'claimed' : 'taken';
+  }
+  const approved = {
+    TableName: getTableName(),
+    Key: templateVersionKey(message.templateId, message.templateVersion),
+    ConditionExpression: `${exists} AND #status = :approved AND contentHash = :hash`,
+    ExpressionAttributeNames: { '#status': 'status' },
+    ExpressionAttributeValues: { ':approved': 'approved', ':hash': message.contentHash ?? '' },
+  };
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await documentClient.send(new TransactWriteCommand({ TransactItems: [{ Update: claim }, { ConditionCheck: approved }] }));
+      return 'claimed';
+    } catch (err) {
+      const codes = cancellationCodes(err);
+      if (codes[0] === 'ConditionalCheckFailed') return 'taken';
+      if (codes[1] === 'ConditionalCheckFailed') return 'template_not_approved';
+      // Another transaction (an approval decision) held the version item: nothing was written, try again.
+      if (!codes.includes('TransactionConflict') || attempt >= MAX_CLAIM_ATTEMPTS) throw err;
+      await sleep(Math.random() * 20 * 2 ** attempt);
+    }
+  }
+}
+
+const MAX_CLAIM_ATTEMPTS = 5;
+
+function cancellationCodes(err: unknown): string[] {
+  if ((err as { name?: string } | undefined)?.name !== 'TransactionCanceledException') return [];
+  return ((err as { CancellationReasons?: Array<{ Code?: string }> }).CancellationReasons ?? []).map((r) => r.Code ?? 'None');
+}
+
+/**
+ * Gives a claim back after a transient provider failure: `sending` → `queued`, so the retried job may
+ * claim it again. The only backward move, and only the sender's own.
+ *
+ * @example
+ * ```ts
+ * await releaseClaim('conv_…', 'msg_…', now); // false when the message was no longer `sending`
+ * ```
+ */
+export async function releaseClaim(conversationId: string, messageId: string, now: string): Promise<boolean> {
+  return conditionalUpdate({
+    Key: messageKey(conversationId, messageId),
+    UpdateExpression: 'SET #status = :queued, statusRank = :queuedRank, statusUpdatedAt = :now',
+    ConditionExpression: `${exists} AND #status = :sending`,
+    ExpressionAttributeNames: { '#status': 'status' },
+    ExpressionAttributeValues: { ':sending': 'sending', ':queued': 'queued', ':queuedRank': deliveryStatusRank.queued, ':now': now },
+  });
+}
+
+/**
+ * Records a provider's acceptance: `sent` with the provider's id, unless a callback already moved the
+ * message further (then only the provider facts are added).
+ *
+ * @example
+ * ```ts
+ * await recordSent(conversationId, messageId, { provider: 'twilio', providerMessageId: 'SM…' }, now);
+ * ```
+ */
+export async function recordSent(conversationId: string, messageId: string, result: DeliveryResult, now: string): Promise<void> {
+  const facts = { ':provider': result.provider, ':pid': result.providerMessageId, ':now': now };
+  const advanced = await conditionalUpdate({
+    Key: messageKey(conversationId, messageId),
+    UpdateExpression: 'SET #status = :sent, statusRank = :sentRank, statusUpdatedAt = :now, provider = :provider, providerMessageId = :pid, sentAt = :now',
+    ConditionExpression: `${exists} AND statusRank < :sentRank`,
+    ExpressionAttributeNames: { '#status': 'status' },
+    ExpressionAttributeValues: { ...facts, ':sent': 'sent', ':sentRank': deliveryStatusRank.sent },
+  });
+  if (advanced) return;
+  await documentClient.send(
+    new UpdateCommand({
+      TableName: getTableName(),
+      Key: messageKey(conversationId, messageId),
+      UpdateExpression: 'SET provider = :provider, providerMessageId = :pid, sentAt = if_not_exists(sentAt, :now)',
+      ConditionExpression: exists,
+      ExpressionAttributeValues: facts,
+    }),
+  );
+}
+
+/**
+ * Moves a message's status forward, never back: the write happens only when the stored rank is lower
+ * than the new status's rank. With `providerMessageId`, only a message the provider sent under that id
+ * moves (or one still `sending`, whose id the sender has not recorded yet: a fast callback).
+ *
+ * @returns `updated`, `stale` (the message is already at that rank or beyond, or the provider id does not
+ *   match), or `missing` (no such outbound message).
+ *
+ * @example
+ * ```ts
+ * await advanceStatus(conversationId, messageId, { status: 'delivered', providerMessageId: 'SM…', now });
+ * await advanceStatus(conversationId, messageId, { status: 'failed', failureReason: 'template_not_approved', now });
+ * ```
+ */
+export async function advanceStatus(
+  conversationId: string,
+  messageId: string,
+  change: { status: Exclude<DeliveryStatus, 'queued' | 'sending'>; failureReason?: string; providerMessageId?: string; now: string },
+): Promise<'updated' | 'stale' | 'missing'> {
+  const names: Record<string, string> = { '#status': 'status' };
+  const values: Record<string, unknown> = { ':status': change.status, ':rank': deliveryStatusRank[change.status], ':now': change.now, ':outbound': 'outbound' };
+  const sets = ['#status = :status', 'statusRank = :rank', 'statusUpdatedAt = :now'];
+  let condition = `${exists} AND direction = :outbound AND statusRank < :rank`;
+  if (change.failureReason !== undefined) {
+    sets.push('failureReason = :reason');
+    values[':reason'] = change.failureReason;
+  }
+  if (change.status === 'delivered') sets.push('deliveredAt = :now');
+  if (change.providerMessageId !== undefined) {
+    sets.push('providerMessageId = if_not_exists(providerMessageId, :pid)');
+    values[':pid'] = change.providerMessageId;
+    values[':sending'] = 'sending';
+    condition += ' AND (providerMessageId = :pid OR (attribute_not_exists(providerMessageId) AND #status = :sending))';
+  }
+  const updated = await conditionalUpdate({
+    Key: messageKey(conversationId, messageId),
+    UpdateExpression: `SET ${sets.join(', ')}`,
+    ConditionExpression: condition,
+    ExpressionAttributeNames: names,
+    ExpressionAttributeValues: values,
+  });
+  if (updated) return 'updated';
+  return (await getOutboundMessage(conversationId, messageId)) ? 'stale' : 'missing';
+}
+
+/**
+ * The threading headers of a reply to the newest inbound email of a thread (`In-Reply-To` its
+ * Message-ID, `References` its references then its id), or undefined when the thread has none with a
+ * Message-ID among its newest messages.
+ *
+ * @example
+ * ```ts
+ * const email = await replyThreading('conv_…'); // { inReplyTo: '<m@x>', references: ['<a@x>', '<m@x>'] }
+ * ```
+ */
+export async function replyThreading(conversationId: string): Promise<(EmailThreading & { subject?: string }) | undefined> {
+  let cursor: string | undefined;
+  for (let page = 0; page < THREADING_PAGES; page++) {
+    const { items, nextCursor } = await listThreadPage(conversationId, { limit: THREADING_PAGE_SIZE, newestFirst: true, ...(cursor ? { cursor } : {}) });
+    const answered = items.find((m) => m.direction === 'inbound' && m.channel === 'email' && m.email?.messageId);
+    if (answered) {
+      const id = answered.email!.messageId!;
+      const references = [...(answered.email?.references ?? []).filter((r) => r !== id), id].slice(-MAX_REFERENCES);
+      return { inReplyTo: id, references, ...(answered.subject ? { subject: answered.subject } : {}) };
+    }
+    if (!nextCursor) return undefined;
+    cursor = nextCursor;
+  }
+  return undefined;
+}
+
+type ConditionalUpdateInput = Omit<ConstructorParameters<typeof UpdateCommand>[0], 'TableName'>;
+
+async function conditionalUpdate(input: ConditionalUpdateInput): Promise<boolean> {
+  try {
+    await documentClient.send(new UpdateCommand({ TableName: getTableName(), ...input }));
+    return true;
+  } catch (err) {
+    if (isConditionFailure(err)) return false;
+    throw err;
+  }
+}

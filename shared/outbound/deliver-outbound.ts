@@ -1,0 +1,164 @@
+import { senderFor } from '#shared/adapters/providers/channel-senders.ts';
+import { requireEnv } from '#shared/config.ts';
+import { getConsent } from '#shared/data/consent-store.ts';
+import { advanceStatus, claimForSending, getOutboundMessage, recordSent, releaseClaim, type OutboundMessage } from '#shared/data/outbound-store.ts';
+import { getTemplateVersion } from '#shared/data/template-store.ts';
+import { conversationIdOf, customerIdOf } from '#shared/domain/ids.ts';
+import type { Channel } from '#shared/domain/message.ts';
+import type { RenderedContent } from '#shared/domain/template.ts';
+import { rootCustomer } from '#shared/ingest/resolve-customer.ts';
+import { logger } from '#shared/logger.ts';
+import { unsubscribeUrl } from '#shared/outbound/unsubscribe-token.ts';
+import { PermanentDeliveryError, type ChannelSender, type DeliveryResult, type OutboundDelivery } from '#shared/ports/channel-sender.ts';
+import { renderTemplate } from '#shared/templates/render.ts';
+
+/** One send job as the sender receives it. `attempt` is the queue's receive count (1 on the first try). */
+export type DeliverJob = { readonly messageId: string; readonly conversationId: string; readonly attempt: number };
+
+/**
+ * What became of a job: done (`sent`, `failed` for good, or `skipped` because it was handled before or
+ * is gone), or `later`: the job must come back after `retryInSeconds` (broadcast pacing or a transient
+ * provider failure).
+ */
+export type DeliverOutcome =
+  | { readonly result: 'sent' | 'failed' | 'skipped' }
+  | { readonly result: 'later'; readonly retryInSeconds: number; readonly why: 'not_before' | 'transient' };
+
+export type DeliverDeps = { senderFor: (channel: Channel) => ChannelSender; now: () => Date };
+
+const defaultDeps: DeliverDeps = { senderFor, now: () => new Date() };
+
+/** Longest pause between two retries of a transient failure (SQS allows 12 h; 15 min is plenty). */
+export const MAX_BACKOFF_SECONDS = 900;
+
+/**
+ * Exponential backoff by attempt: 10 s, 20 s, 40 s, 80 s, 160 s… capped at {@link MAX_BACKOFF_SECONDS}.
+ *
+ * @example
+ * ```ts
+ * backoffSeconds(3); // 40
+ * ```
+ */
+export function backoffSeconds(attempt: number): number {
+  return Math.min(MAX_BACKOFF_SECONDS, 2 ** Math.max(1, attempt) * 5);
+}
+
+/**
+ * Delivers one queued outbound message through its channel's provider, at most once.
+ *
+ * 1. load the message; anything but `queued` was handled already (a duplicate job): done
+ * 2. hold it while its `notBefore` (broadcast pacing) is in the future
+ * 3. a templated message: the version must still be approved with the very hash the message was
+ *    rendered from (a version revoked after queueing never reaches a provider); render it again
+ * 4. consent again (an opt-out may have arrived since queueing)
+ * 5. claim `queued` → `sending` (conditional: one claimant; for a template, in one transaction with the
+ *    check that the version is still approved with that hash), call the provider, record the outcome:
+ *    `sent`; `failed` with the provider's reason (never retried); or back to `queued` to retry later
+ *
+ * @example
+ * ```ts
+ * const outcome = await deliverOutbound({ messageId, conversationId, attempt: 1 });
+ * ```
+ */
+export async function deliverOutbound(job: DeliverJob, deps: DeliverDeps = defaultDeps): Promise<DeliverOutcome> {
+  const now = deps.now();
+  const message = await findMessage(job);
+  const log = { conversationId: job.conversationId, messageId: job.messageId };
+  if (!message) {
+    logger.warn('send job for an unknown message dropped', log);
+    return { result: 'skipped' };
+  }
+  const { conversationId, messageId } = message;
+  if (message.status !== 'queued') return { result: 'skipped' };
+
+  if (message.notBefore) {
+    const waitMs = Date.parse(message.notBefore) - now.getTime();
+    if (waitMs > 0) return { result: 'later', retryInSeconds: Math.ceil(waitMs / 1000), why: 'not_before' };
+  }
+
+  const fail = async (reason: string): Promise<DeliverOutcome> => {
+    await advanceStatus(conversationId, messageId, { status: 'failed', failureReason: reason, now: deps.now().toISOString() });
+    logger.info('outbound message not sent', { ...log, reason });
+    return { result: 'failed' };
+  };
+
+  if (!message.to) return fail('no_address');
+  const content = await contentToSend(message);
+  if (typeof content === 'string') return fail(content);
+  if ((await getConsent(message.customerId, message.channel)) === 'opted_out') return fail('opted_out');
+
+  // Settings and the sender are resolved before the claim: a deployment fault must leave the message queued.
+  const sender = deps.senderFor(message.channel);
+  const delivery = await deliveryFor(message, content);
+
+  const claim = await claimForSending(message, deps.now().toISOString());
+  if (claim === 'taken') return { result: 'skipped' };
+  if (claim === 'template_not_approved') return fail('template_not_approved');
+  let result: DeliveryResult;
+  try {
+    result = await sender.send(delivery);
+  } catch (err) {
+    if (err instanceof PermanentDeliveryError) return fail(err.reason);
+    await releaseClaim(conversationId, messageId, deps.now().toISOString());
+    const retryInSeconds = backoffSeconds(job.attempt);
+    // Name and message only: a provider's answer (the error's cause) may quote the recipient.
+    const error = err instanceof Error ? { name: err.name, message: err.message } : { name: typeof err };
+    logger.warn('outbound delivery will be retried', { ...log, attempt: job.attempt, retryInSeconds, error });
+    return { result: 'later', retryInSeconds, why: 'transient' };
+  }
+  // Outside the try: once the provider took the message, no failure here may lead to a second call.
+  // Should this write fail, the message stays `sending` and a retried job skips it.
+  await recordSent(conversationId, messageId, result, deps.now().toISOString());
+  logger.info('outbound message sent', { ...log, channel: message.channel, provider: result.provider });
+  return { result: 'sent' };
+}
+
+/** The message under the job's conversation, or (after a merge moved the thread) under the live one. */
+async function findMessage(job: DeliverJob): Promise<OutboundMessage | undefined> {
+  const message = await getOutboundMessage(job.conversationId, job.messageId);
+  if (message) return message;
+  const customerId = customerIdOf(job.conversationId);
+  if (!customerId) return undefined;
+  const live = conversationIdOf(await rootCustomer(customerId));
+  return live === job.conversationId ? undefined : getOutboundMessage(live, job.messageId);
+}
+
+/**
+ * The text to send, or why not: a templated message is rendered again from its version, which must be
+ * approved and carry the hash the message was queued with; an agent's message goes as written.
+ */
+async function contentToSend(message: OutboundMessage): Promise<RenderedContent | string> {
+  if (message.templateId === undefined || message.templateVersion === undefined) {
+    return { channel: message.channel, body: message.body, ...(message.subject !== undefined ? { subject: message.subject } : {}) };
+  }
+  const version = await getTemplateVersion(message.templateId, message.templateVersion);
+  const stillApproved =
+    version?.status === 'approved' &&
+    version.contentHash === message.contentHash &&
+    (version.approvedHash === undefined || version.approvedHash === version.contentHash);
+  if (!version || !stillApproved) return 'template_not_approved';
+  try {
+    return renderTemplate(version, message.channel, message.variables ?? {});
+  } catch (err) {
+    logger.error('approved template no longer renders', { templateId: message.templateId, templateVersion: message.templateVersion, error: err });
+    return 'render_failed';
+  }
+}
+
+async function deliveryFor(message: OutboundMessage, content: RenderedContent): Promise<OutboundDelivery> {
+  const base = requireEnv('PUBLIC_BASE_URL').replace(/\/+$/, '');
+  const viaTwilio = message.channel === 'sms' || message.channel === 'voice';
+  const query = new URLSearchParams({ conversationId: message.conversationId, messageId: message.messageId });
+  return {
+    messageId: message.messageId,
+    conversationId: message.conversationId,
+    channel: message.channel,
+    to: message.to ?? '',
+    body: content.body,
+    ...(content.subject !== undefined ? { subject: content.subject } : {}),
+    ...(content.html !== undefined ? { html: content.html } : {}),
+    ...(message.email?.inReplyTo ? { inReplyTo: message.email.inReplyTo, references: message.email.references ?? [] } : {}),
+    ...(viaTwilio ? { statusCallbackUrl: `${base}/webhooks/twilio/status?${query.toString()}` } : {}),
+    ...(message.channel === 'email' ? { unsubscribeUrl: await unsubscribeUrl(message.customerId) } : {}),
+  };
+}

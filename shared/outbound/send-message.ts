@@ -1,0 +1,167 @@
+import { randomUUID } from 'node:crypto';
+import { sqsOutboundQueue, type OutboundQueue } from '#shared/adapters/sqs/outbound-queue.adapter.ts';
+import { getConsent } from '#shared/data/consent-store.ts';
+import { getCustomer, parseIdentityLabel } from '#shared/data/conversation-store.ts';
+import { advanceStatus, appendOutboundMessage, replyThreading } from '#shared/data/outbound-store.ts';
+import { getTemplateVersion, latestApprovedVersion } from '#shared/data/template-store.ts';
+import { customerIdOf } from '#shared/domain/ids.ts';
+import type { Channel, EmailThreading, IdentityKind } from '#shared/domain/message.ts';
+import type { RenderedContent, SmsInfo, TemplateVersion } from '#shared/domain/template.ts';
+import { NotFoundError, StateConflictError, UnprocessableError } from '#shared/errors.ts';
+import { rootCustomer } from '#shared/ingest/resolve-customer.ts';
+import { logger } from '#shared/logger.ts';
+import { renderTemplate } from '#shared/templates/render.ts';
+import { smsInfo } from '#shared/templates/sms-segments.ts';
+
+export type SendMessageCommand = {
+  conversationId: string;
+  channel: Channel;
+  /** Staff user (or `broadcast:<id>`) on whose behalf the message goes out. */
+  sentBy: string;
+  templateId?: string;
+  /** A given version must be approved; absent: the latest approved version. */
+  version?: number;
+  variables?: Record<string, string>;
+  /** An agent's own words (no template, no approval: a person wrote them). */
+  body?: string;
+  subject?: string;
+  broadcastId?: string;
+  /** Broadcast pacing: the sender holds the message until then (ISO 8601). */
+  notBefore?: string;
+};
+
+export type SendMessageResult = { messageId: string; conversationId: string; status: 'queued'; sms?: SmsInfo };
+
+export type SendMessageDeps = { queue: OutboundQueue; now: () => Date };
+
+const defaultDeps: SendMessageDeps = { queue: sqsOutboundQueue, now: () => new Date() };
+
+/** Twilio refuses longer SMS bodies (error 21617): refused here, before anything is queued. */
+export const MAX_SMS_CHARS = 1600;
+/** Longest text an agent may send in one message (any channel). */
+export const MAX_BODY_CHARS = 10_000;
+
+const addressKind: Record<Channel, IdentityKind> = { sms: 'phone', voice: 'phone', email: 'email', chat: 'chat' };
+
+/**
+ * A new outbound message id: `msg_` and 32 random hex digits.
+ *
+ * @example
+ * ```ts
+ * newOutboundMessageId(); // 'msg_3f2a…'
+ * ```
+ */
+export function newOutboundMessageId(): string {
+  return `msg_${randomUUID().replaceAll('-', '')}`;
+}
+
+/**
+ * Queues one outbound message into a customer's thread, templated or written by an agent.
+ *
+ * 1. the conversation's live customer (after merges) and its address on the channel
+ * 2. consent for that channel
+ * 3. the content: an approved template version rendered with the variables, or the agent's body
+ * 4. the message into the thread as `queued`, then the send job onto the outbound FIFO queue
+ *
+ * Nothing is written when a check fails. The sender checks approval, hash and consent again at send time.
+ *
+ * @example
+ * ```ts
+ * const { messageId } = await sendMessage({ conversationId, channel: 'sms', sentBy: 'alice', templateId: 'tpl_…', variables: { name: 'Jo' } });
+ * ```
+ */
+export async function sendMessage(cmd: SendMessageCommand, deps: SendMessageDeps = defaultDeps): Promise<SendMessageResult> {
+  const createdAt = deps.now().toISOString();
+  const customerId = customerIdOf(cmd.conversationId);
+  if (!customerId) throw new NotFoundError('Unknown conversation');
+  let customer = await getCustomer(customerId, { consistent: true });
+  if (customer?.mergedInto) customer = await getCustomer(await rootCustomer(customer.mergedInto));
+  if (!customer) throw new NotFoundError('Unknown conversation');
+
+  const kind = addressKind[cmd.channel];
+  const to = customer.identities.map(parseIdentityLabel).find((ref) => ref.kind === kind)?.value;
+  if (!to) throw new UnprocessableError('no_address', `The customer has no ${kind} to reach them on ${cmd.channel}`);
+
+  if ((await getConsent(customer.customerId, cmd.channel)) === 'opted_out') {
+    throw new StateConflictError('opted_out', `The customer opted out of ${cmd.channel}`);
+  }
+
+  const threading = cmd.channel === 'email' ? await replyThreading(customer.conversationId) : undefined;
+  const content = cmd.templateId !== undefined ? await templatedContent(cmd as SendMessageCommand & { templateId: string }) : agentContent(cmd, threading?.subject);
+  if (cmd.channel === 'sms' && content.rendered.body.length > MAX_SMS_CHARS) {
+    throw new UnprocessableError('body_too_long', `An SMS body may not exceed ${MAX_SMS_CHARS} characters`);
+  }
+
+  const messageId = newOutboundMessageId();
+  const email: EmailThreading | undefined = threading ? { inReplyTo: threading.inReplyTo, references: threading.references } : undefined;
+  await appendOutboundMessage({
+    messageId,
+    conversationId: customer.conversationId,
+    customerId: customer.customerId,
+    channel: cmd.channel,
+    direction: 'outbound',
+    body: content.rendered.body,
+    createdAt,
+    to,
+    sentBy: cmd.sentBy,
+    automated: content.version !== undefined,
+    ...(content.rendered.subject !== undefined ? { subject: content.rendered.subject } : {}),
+    ...(content.version
+      ? { templateId: content.version.templateId, templateVersion: content.version.version, contentHash: content.version.contentHash, variables: { ...(cmd.variables ?? {}) } }
+      : {}),
+    ...(email ? { email } : {}),
+    ...(cmd.broadcastId ? { broadcastId: cmd.broadcastId } : {}),
+    ...(cmd.notBefore ? { notBefore: cmd.notBefore } : {}),
+  });
+
+  try {
+    await deps.queue.enqueue({ messageId, conversationId: customer.conversationId });
+  } catch (err) {
+    // The message is in the thread already: it must not stay `queued` with no job to send it.
+    await advanceStatus(customer.conversationId, messageId, { status: 'failed', failureReason: 'enqueue_failed', now: deps.now().toISOString() }).catch((markErr: unknown) =>
+      logger.error('could not mark an unqueued message failed', { conversationId: customer.conversationId, messageId, error: markErr }),
+    );
+    throw new Error('Could not queue the outbound message', { cause: err });
+  }
+
+  logger.info('outbound message queued', {
+    conversationId: customer.conversationId,
+    messageId,
+    channel: cmd.channel,
+    templateId: content.version?.templateId,
+    templateVersion: content.version?.version,
+  });
+  return {
+    messageId,
+    conversationId: customer.conversationId,
+    status: 'queued',
+    ...(cmd.channel === 'sms' ? { sms: smsInfo(content.rendered.body) } : {}),
+  };
+}
+
+type Content = { rendered: RenderedContent; version?: TemplateVersion };
+
+/** An approved version (the one given, or the latest approved), rendered for the channel. */
+async function templatedContent(cmd: SendMessageCommand & { templateId: string }): Promise<Content> {
+  let version: TemplateVersion | undefined;
+  if (cmd.version !== undefined) {
+    version = await getTemplateVersion(cmd.templateId, cmd.version);
+    if (!version) throw new NotFoundError(`Template ${cmd.templateId} has no version ${cmd.version}`);
+    if (version.status !== 'approved') throw new StateConflictError('not_approved', `Version ${cmd.version} of template ${cmd.templateId} is ${version.status}, not approved`);
+  } else {
+    version = await latestApprovedVersion(cmd.templateId);
+    if (!version) throw new StateConflictError('not_approved', `Template ${cmd.templateId} has no approved version`);
+  }
+  return { rendered: renderTemplate(version, cmd.channel, cmd.variables ?? {}), version };
+}
+
+/** An agent's own words. An email needs a subject: the one given, or `Re:` the email being answered. */
+function agentContent(cmd: SendMessageCommand, answeredSubject: string | undefined): Content {
+  const body = cmd.body ?? '';
+  if (body.trim() === '') throw new UnprocessableError('empty_body', 'The message body is empty');
+  if (body.length > MAX_BODY_CHARS) throw new UnprocessableError('body_too_long', `A message body may not exceed ${MAX_BODY_CHARS} characters`);
+  if (cmd.channel !== 'email') return { rendered: { channel: cmd.channel, body } };
+  const subject = cmd.subject ?? (answeredSubject !== undefined ? (/^re:/i.test(answeredSubject) ? answeredSubject : `Re: ${answeredSubject}`) : undefined);
+  if (subject === undefined || subject.trim() === '') throw new UnprocessableError('missing_subject', 'An email needs a subject');
+  return { rendered: { channel: 'email', body, subject } };
+}

@@ -1,0 +1,166 @@
+import type { SendgridEvent } from '#shared/channels/sendgrid/event-webhook.ts';
+import { setConsent } from '#shared/data/consent-store.ts';
+import { findIdentityOwners, identityLabel } from '#shared/data/conversation-store.ts';
+import { advanceStatus, getOutboundMessage, type OutboundMessage } from '#shared/data/outbound-store.ts';
+import { conversationIdOf, customerIdOf } from '#shared/domain/ids.ts';
+import { rootCustomer } from '#shared/ingest/resolve-customer.ts';
+import { logger } from '#shared/logger.ts';
+import type { DeliveryStatus } from '#shared/ports/channel-sender.ts';
+
+/** A status a provider reported, in the product's words. */
+export type ReportedStatus = { status: Exclude<DeliveryStatus, 'queued' | 'sending'>; failureReason?: string };
+
+/**
+ * A Twilio Messages status (`MessageStatus`) in the product's words; undefined for the in-between
+ * statuses that move nothing (`queued`, `accepted`, `sending`, `scheduled`…).
+ *
+ * @example
+ * ```ts
+ * twilioMessageStatus('undelivered', '30003'); // { status: 'undelivered', failureReason: 'twilio:30003' }
+ * ```
+ */
+export function twilioMessageStatus(status: string, errorCode?: string): ReportedStatus | undefined {
+  const reason = `twilio:${errorCode || status}`;
+  switch (status) {
+    case 'sent':
+      return { status: 'sent' };
+    case 'delivered':
+    case 'read':
+      return { status: 'delivered' };
+    case 'undelivered':
+      return { status: 'undelivered', failureReason: reason };
+    case 'failed':
+    case 'canceled':
+      return { status: 'failed', failureReason: reason };
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * A Twilio Voice call status (`CallStatus`) in the product's words: a completed call delivered the
+ * message; busy, no answer, failed or canceled did not. Undefined while the call is under way.
+ *
+ * @example
+ * ```ts
+ * twilioCallStatus('no-answer'); // { status: 'undelivered', failureReason: 'twilio:no-answer' }
+ * ```
+ */
+export function twilioCallStatus(status: string): ReportedStatus | undefined {
+  switch (status) {
+    case 'completed':
+      return { status: 'delivered' };
+    case 'busy':
+    case 'no-answer':
+    case 'failed':
+    case 'canceled':
+      return { status: 'undelivered', failureReason: `twilio:${status}` };
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Applies a provider's status report to an outbound message, forward only: a late `sent` never
+ * overwrites `delivered`, a repeated report changes nothing. With `providerMessageId`, only the message
+ * the provider sent under that id moves. Follows a merge that moved the thread since the send.
+ *
+ * @returns `updated`, `stale` (nothing to move, or a different provider id) or `missing`.
+ *
+ * @example
+ * ```ts
+ * await applyDeliveryStatus({ conversationId, messageId, providerMessageId: 'SM…', status: 'delivered' });
+ * ```
+ */
+export async function applyDeliveryStatus(
+  report: ReportedStatus & { conversationId: string; messageId: string; providerMessageId?: string },
+  now: Date = new Date(),
+): Promise<'updated' | 'stale' | 'missing'> {
+  const change = {
+    status: report.status,
+    ...(report.failureReason !== undefined ? { failureReason: report.failureReason } : {}),
+    ...(report.providerMessageId !== undefined ? { providerMessageId: report.providerMessageId } : {}),
+    now: now.toISOString(),
+  };
+  const outcome = await advanceStatus(report.conversationId, report.messageId, change);
+  if (outcome !== 'missing') return outcome;
+  const live = await liveConversation(report.conversationId);
+  return live && live !== report.conversationId ? advanceStatus(live, report.messageId, change) : 'missing';
+}
+
+async function liveConversation(conversationId: string): Promise<string | undefined> {
+  const customerId = customerIdOf(conversationId);
+  return customerId ? conversationIdOf(await rootCustomer(customerId)) : undefined;
+}
+
+async function findMessage(conversationId: string, messageId: string): Promise<OutboundMessage | undefined> {
+  const message = await getOutboundMessage(conversationId, messageId);
+  if (message) return message;
+  const live = await liveConversation(conversationId);
+  return live && live !== conversationId ? getOutboundMessage(live, messageId) : undefined;
+}
+
+const sendgridStatus: Record<string, ReportedStatus | undefined> = {
+  processed: { status: 'sent' },
+  delivered: { status: 'delivered' },
+  bounce: { status: 'failed', failureReason: 'sendgrid:bounce' },
+  dropped: { status: 'failed', failureReason: 'sendgrid:dropped' },
+};
+
+const optOutEvents = new Set(['unsubscribe', 'group_unsubscribe', 'spamreport']);
+
+/** Events handled at once: SendGrid batches up to thousands; the table takes them in small waves. */
+const EVENT_CONCURRENCY = 8;
+
+/**
+ * Applies a batch of verified SendGrid events: `processed` → sent, `delivered` → delivered,
+ * `bounce`/`dropped` → failed (`sendgrid:<event>`); `unsubscribe`, `group_unsubscribe` and
+ * `spamreport` opt the customer out of email. Events of messages we do not know, of another message
+ * than the one SendGrid sent for us, and the engagement events (`open`, `click`, `deferred`) are ignored.
+ *
+ * @example
+ * ```ts
+ * await applySendgridEvents([{ event: 'delivered', messageId, conversationId, sg_message_id }]);
+ * ```
+ */
+export async function applySendgridEvents(events: readonly SendgridEvent[], now: Date = new Date()): Promise<void> {
+  for (let i = 0; i < events.length; i += EVENT_CONCURRENCY) {
+    await Promise.all(events.slice(i, i + EVENT_CONCURRENCY).map((e) => applySendgridEvent(e, now)));
+  }
+}
+
+async function applySendgridEvent(event: SendgridEvent, now: Date): Promise<void> {
+  const message = event.messageId && event.conversationId ? await findMessage(event.conversationId, event.messageId) : undefined;
+  if (message && !isSameSend(message, event)) {
+    logger.warn('SendGrid event for another send ignored', { messageId: message.messageId, event: event.event });
+    return;
+  }
+  if (optOutEvents.has(event.event)) {
+    const customerId = message ? await rootCustomer(message.customerId) : await customerOfEmail(event.email);
+    if (!customerId) return;
+    const changed = await setConsent({ customerId, channel: 'email', status: 'opted_out', source: `sendgrid:${event.event}`, actor: 'sendgrid', now: now.toISOString() });
+    if (changed) logger.info('email opt-out recorded', { customerId, source: event.event });
+    return;
+  }
+  const reported = sendgridStatus[event.event];
+  if (!reported || !message) return;
+  await applyDeliveryStatus({ conversationId: message.conversationId, messageId: message.messageId, ...reported }, now);
+}
+
+/**
+ * SendGrid's `sg_message_id` is the `X-Message-Id` it answered the send with, plus a suffix: when both
+ * are known they must agree. (The custom args alone are trusted: the batch's signature is verified.)
+ */
+function isSameSend(message: OutboundMessage, event: SendgridEvent): boolean {
+  if (message.channel !== 'email') return false;
+  if (message.provider !== 'sendgrid' || !message.providerMessageId || !event.sg_message_id) return true;
+  return event.sg_message_id === message.providerMessageId || event.sg_message_id.startsWith(`${message.providerMessageId}.`);
+}
+
+/** An opt-out without our custom args (e.g. a list-wide unsubscribe): found by the address. */
+async function customerOfEmail(address: string | undefined): Promise<string | undefined> {
+  if (!address) return undefined;
+  const ref = { kind: 'email', value: address.trim().toLowerCase() } as const;
+  const owner = (await findIdentityOwners([ref])).get(identityLabel(ref));
+  return owner ? rootCustomer(owner) : undefined;
+}

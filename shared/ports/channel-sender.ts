@@ -1,0 +1,57 @@
+import type { Channel } from '#shared/domain/message.ts';
+
+/** One outbound message, rendered, addressed and ready for a provider. */
+export type OutboundDelivery = {
+  readonly messageId: string;
+  readonly conversationId: string;
+  readonly channel: Channel;
+  /** Phone in E.164 (sms, voice), email address (email), chat userId (chat). */
+  readonly to: string;
+  /** SMS/chat body, email text, or the voice `say` text. */
+  readonly body: string;
+  readonly subject?: string;
+  readonly html?: string;
+  /** Email threading: the inbound Message-ID being answered and its references. */
+  readonly inReplyTo?: string;
+  readonly references?: readonly string[];
+  /** RFC 8058 one-click unsubscribe URL (email). */
+  readonly unsubscribeUrl?: string;
+  /** Where the provider reports delivery status (Twilio statusCallback). */
+  readonly statusCallbackUrl?: string;
+};
+
+export type DeliveryResult = {
+  /** Twilio Message/Call SID, SendGrid X-Message-Id, chat backend id, or the outbox entry id. */
+  readonly providerMessageId: string;
+  readonly provider: 'twilio' | 'sendgrid' | 'chat' | 'outbox';
+};
+
+/** The provider refused for good (e.g. Twilio 21610 opted out, 21211 invalid number): never retried. */
+export class PermanentDeliveryError extends Error {
+  readonly reason: string;
+  constructor(reason: string, options?: { cause?: unknown }) {
+    super(`Delivery refused: ${reason}`, options);
+    this.name = 'PermanentDeliveryError';
+    this.reason = reason;
+  }
+}
+
+/** A failure worth retrying (5xx, timeout, 429): the queue retries with backoff, then the DLQ keeps it. */
+export class TransientDeliveryError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'TransientDeliveryError';
+  }
+}
+
+/**
+ * Port: one adapter per provider and channel (Twilio SMS, Twilio voice, SendGrid email, chat backend,
+ * local outbox). `send` throws {@link PermanentDeliveryError} or {@link TransientDeliveryError}.
+ */
+export type ChannelSender = {
+  send(delivery: OutboundDelivery): Promise<DeliveryResult>;
+};
+
+/** Delivery statuses the product shows, in the order they may move (forward only). */
+export const deliveryStatusRank = { queued: 0, sending: 1, sent: 2, delivered: 3, undelivered: 3, failed: 3 } as const;
+export type DeliveryStatus = keyof typeof deliveryStatusRank;

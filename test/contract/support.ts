@@ -1,0 +1,42 @@
+import { randomBytes } from 'node:crypto';
+import { expect } from 'vitest';
+import { PermanentDeliveryError, TransientDeliveryError, type OutboundDelivery } from '#shared/ports/channel-sender.ts';
+
+/** A fictional US number (628-555-01xx range) no other test uses. */
+export const freshPhone = () => `+1628555${String(Number.parseInt(randomBytes(2).toString('hex'), 16) % 10_000).padStart(4, '0')}`;
+export const freshId = (prefix: string) => `${prefix}_${randomBytes(8).toString('hex')}`;
+
+/** One outbound delivery with fresh ids; override what the test is about. */
+export function delivery(overrides: Partial<OutboundDelivery> & Pick<OutboundDelivery, 'channel' | 'to'>): OutboundDelivery {
+  return { messageId: freshId('msg'), conversationId: freshId('conv'), body: 'Your order has shipped.', ...overrides };
+}
+
+/** What `send` threw, asserted to be a permanent refusal with `reason`. */
+export async function expectPermanent(act: Promise<unknown>, reason: string): Promise<PermanentDeliveryError> {
+  const err = await act.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(PermanentDeliveryError);
+  expect((err as PermanentDeliveryError).reason).toBe(reason);
+  return err as PermanentDeliveryError;
+}
+
+/** What `send` threw, asserted to be transient (worth retrying). */
+export async function expectTransient(act: Promise<unknown>): Promise<TransientDeliveryError> {
+  const err = await act.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(TransientDeliveryError);
+  return err as TransientDeliveryError;
+}
+
+/** Every text an error carries (message, and its causes'), to assert no address or body leaks into logs. */
+export function errorText(err: unknown): string {
+  const parts: string[] = [];
+  for (let e = err as { message?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    parts.push(String(e.message ?? ''), JSON.stringify(e, Object.getOwnPropertyNames(e)));
+  }
+  return parts.join('\n');
+}

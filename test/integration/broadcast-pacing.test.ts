@@ -1,0 +1,108 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { applyStackEnv, baseUrl, postChat, stackEnv, staffToken } from '#test/helpers/index.ts';
+import type { SendMessageCommand, SendMessageResult } from '#shared/outbound/send-message.ts';
+import { allMessages, freshId } from './support.ts';
+
+// The broadcast use case itself, against the stack's DynamoDB, with the send step faked: pacing with a
+// fractional rate, the time budget, and a store failure on one customer.
+type Broadcast = typeof import('#shared/outbound/broadcast.ts');
+
+async function call(path: string, as: { sub: string; roles: string[] }, body?: unknown): Promise<Response> {
+  const headers: Record<string, string> = { authorization: `Bearer ${await staffToken(as.sub, as.roles)}` };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  return fetch(`${baseUrl()}${path}`, { method: 'POST', headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+}
+
+async function chatCustomers(count: number): Promise<Array<{ customerId: string; conversationId: string }>> {
+  return Promise.all(
+    Array.from({ length: count }, async () => {
+      const res = await postChat(baseUrl(), { messageId: freshId('m'), userId: freshId('user'), text: 'hi', sentAt: new Date().toISOString() }, { secret: stackEnv().CHAT_WEBHOOK_SECRET });
+      const { conversationId } = (await res.json()) as { conversationId: string };
+      return { customerId: `cus_${conversationId.slice('conv_'.length)}`, conversationId };
+    }),
+  );
+}
+
+async function approvedChatTemplate(): Promise<string> {
+  const editor = { sub: freshId('editor'), roles: ['editor'] };
+  const created = await call('/templates', editor, { name: 'Notice', variables: [], content: { chat: { body: 'Maintenance tonight.' } } });
+  const { templateId } = (await created.json()) as { templateId: string };
+  expect((await call(`/templates/${templateId}/versions/1/submit`, editor)).status).toBe(200);
+  expect((await call(`/templates/${templateId}/versions/1/approve`, { sub: freshId('approver'), roles: ['approver'] })).status).toBe(200);
+  return templateId;
+}
+
+describe('broadcast use case: pacing and time budget', () => {
+  let restoreEnv: () => void;
+  let broadcast: Broadcast;
+  const start = new Date('2030-01-01T00:00:00.000Z');
+
+  beforeAll(async () => {
+    restoreEnv = applyStackEnv();
+    // Imported after the env is applied: the data module reads DYNAMODB_ENDPOINT when it loads.
+    broadcast = await import('#shared/outbound/broadcast.ts');
+  });
+  afterAll(() => restoreEnv());
+
+  function fakeSender() {
+    const sent: SendMessageCommand[] = [];
+    const sendMessage = async (cmd: SendMessageCommand): Promise<SendMessageResult> => {
+      sent.push(cmd);
+      return { messageId: `msg_${sent.length}`, conversationId: cmd.conversationId, status: 'queued' };
+    };
+    return { sent, sendMessage };
+  }
+
+  it('holds message k until start + floor(k / rate) seconds, also for a fractional rate', async () => {
+    // Prepare
+    const customers = await chatCustomers(4);
+    const templateId = await approvedChatTemplate();
+    const { sent, sendMessage } = fakeSender();
+    // Act
+    const result = await broadcast.startBroadcast(
+      { templateId, channel: 'chat', customerIds: customers.map((c) => c.customerId), createdBy: 'agent-1' },
+      { sendMessage, now: () => start, ratePerSecond: () => 0.5 },
+    );
+    // Assess
+    expect(result.refused).toEqual([]);
+    expect(result.accepted.map((a) => a.notBefore)).toEqual(['2030-01-01T00:00:00.000Z', '2030-01-01T00:00:02.000Z', '2030-01-01T00:00:04.000Z', '2030-01-01T00:00:06.000Z']);
+    expect(sent.map((c) => [c.conversationId, c.broadcastId, c.version, c.sentBy])).toEqual(customers.map((c) => [c.conversationId, result.broadcastId, 1, 'agent-1']));
+  });
+
+  it('reports the customers it had no time left for as not_attempted, in order, and queues nothing for them', async () => {
+    // Prepare
+    const customers = await chatCustomers(3);
+    const templateId = await approvedChatTemplate();
+    const { sent, sendMessage } = fakeSender();
+    // Act: the budget is already spent once the customers are read
+    const result = await broadcast.startBroadcast(
+      { templateId, channel: 'chat', customerIds: customers.map((c) => c.customerId), createdBy: 'agent-1' },
+      { sendMessage, now: () => new Date(), ratePerSecond: () => 10, deadline: Date.now() },
+    );
+    // Assess
+    expect(sent).toEqual([]);
+    expect(result.accepted).toEqual([]);
+    expect(result.refused.map((r) => [r.customerId, r.code])).toEqual(customers.map((c) => [c.customerId, 'not_attempted']));
+  });
+
+  it('reports a store failure on one customer for a retry and still queues the others', async () => {
+    // Prepare
+    const customers = await chatCustomers(3);
+    const templateId = await approvedChatTemplate();
+    const { sendMessage } = fakeSender();
+    const failing = async (cmd: SendMessageCommand) => {
+      if (cmd.conversationId === customers[1]!.conversationId) throw new Error('ProvisionedThroughputExceededException');
+      return sendMessage(cmd);
+    };
+    // Act
+    const result = await broadcast.startBroadcast(
+      { templateId, channel: 'chat', customerIds: customers.map((c) => c.customerId), createdBy: 'agent-1' },
+      { sendMessage: failing, now: () => start, ratePerSecond: () => 10 },
+    );
+    // Assess
+    expect(result.accepted.map((a) => a.customerId)).toEqual([customers[0]!.customerId, customers[2]!.customerId]);
+    expect(result.refused).toEqual([{ customerId: customers[1]!.customerId, code: 'internal_error', message: expect.any(String) }]);
+    expect(result.refused[0]!.message).not.toContain('Provisioned');
+    for (const c of customers) expect((await allMessages(c.conversationId)).filter((m) => m.direction === 'outbound')).toEqual([]);
+  });
+});

@@ -1,0 +1,275 @@
+import { randomBytes } from 'node:crypto';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DeliverDeps } from '#shared/outbound/deliver-outbound.ts';
+import type { ChannelSender, OutboundDelivery } from '#shared/ports/channel-sender.ts';
+import { applyStackEnv, stackEnv, waitFor } from '#test/helpers/index.ts';
+import { approvedTemplate, call, jsonOf, messageIn, newCustomer, outbox, send, thread, waitForStatus } from '../model/outbound-support.ts';
+
+/**
+ * The sender's rules, driven in this process against the stack's DynamoDB and SQS with fake providers,
+ * plus the real consumer for duplicate jobs and revocation. Messages driven here are queued with a
+ * `notBefore` an hour away, so the stack's own consumer only ever postpones their jobs.
+ */
+
+let restore: () => void;
+let modules: {
+  sendMessage: typeof import('#shared/outbound/send-message.ts').sendMessage;
+  deliverOutbound: typeof import('#shared/outbound/deliver-outbound.ts').deliverOutbound;
+  errors: typeof import('#shared/ports/channel-sender.ts');
+  setConsent: typeof import('#shared/data/consent-store.ts').setConsent;
+  store: typeof import('#shared/data/outbound-store.ts');
+  applyDeliveryStatus: typeof import('#shared/outbound/status-callbacks.ts').applyDeliveryStatus;
+  handler: typeof import('#functions/sqs/send-outbound.ts').handler;
+  createLambdaContext: typeof import('#local/lambda-context.ts').createLambdaContext;
+};
+
+beforeAll(async () => {
+  restore = applyStackEnv();
+  modules = {
+    sendMessage: (await import('#shared/outbound/send-message.ts')).sendMessage,
+    deliverOutbound: (await import('#shared/outbound/deliver-outbound.ts')).deliverOutbound,
+    errors: await import('#shared/ports/channel-sender.ts'),
+    setConsent: (await import('#shared/data/consent-store.ts')).setConsent,
+    store: await import('#shared/data/outbound-store.ts'),
+    applyDeliveryStatus: (await import('#shared/outbound/status-callbacks.ts')).applyDeliveryStatus,
+    handler: (await import('#functions/sqs/send-outbound.ts')).handler,
+    createLambdaContext: (await import('#local/lambda-context.ts')).createLambdaContext,
+  };
+});
+afterAll(() => restore());
+
+const HOUR = 3600_000;
+
+/** A fake provider that records every call and answers with `answer`. */
+function fakeSender(answer: (delivery: OutboundDelivery) => Promise<void> = async () => undefined) {
+  const calls: OutboundDelivery[] = [];
+  const sender: ChannelSender = {
+    async send(delivery) {
+      calls.push(delivery);
+      await answer(delivery);
+      return { provider: 'twilio', providerMessageId: `SM${randomBytes(16).toString('hex')}` };
+    },
+  };
+  return { calls, sender };
+}
+
+function depsWith(sender: ChannelSender): DeliverDeps {
+  return { senderFor: () => sender, now: () => new Date(Date.now() + 2 * HOUR) };
+}
+
+/** A message queued for an hour from now: the stack's consumer leaves it alone. */
+async function heldMessage(body: Partial<Parameters<typeof modules.sendMessage>[0]> = {}) {
+  const customer = await newCustomer();
+  const queued = await modules.sendMessage({
+    conversationId: customer.conversationId,
+    channel: 'sms',
+    sentBy: 'agent-under-test',
+    body: 'Your appointment is confirmed.',
+    notBefore: new Date(Date.now() + HOUR).toISOString(),
+    ...body,
+  });
+  return { customer, job: { messageId: queued.messageId, conversationId: queued.conversationId, attempt: 1 } };
+}
+
+describe('deliverOutbound', () => {
+  it('holds a message until its notBefore, saying when to come back', async () => {
+    const { job } = await heldMessage();
+    const { calls, sender } = fakeSender();
+    const outcome = await modules.deliverOutbound(job, { senderFor: () => sender, now: () => new Date() });
+    expect(outcome).toMatchObject({ result: 'later', why: 'not_before' });
+    expect((outcome as { retryInSeconds: number }).retryInSeconds).toBeGreaterThan(3500);
+    expect((outcome as { retryInSeconds: number }).retryInSeconds).toBeLessThanOrEqual(3600);
+    expect(calls).toHaveLength(0);
+    expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'queued' });
+  });
+
+  it('calls the provider once when the same job runs twice at the same time, and records it sent', async () => {
+    const { job, customer } = await heldMessage();
+    const { calls, sender } = fakeSender(() => new Promise((r) => setTimeout(r, 50)));
+    const outcomes = await Promise.all([modules.deliverOutbound(job, depsWith(sender)), modules.deliverOutbound(job, depsWith(sender))]);
+    expect(outcomes.map((o) => o.result).sort()).toEqual(['sent', 'skipped']);
+    expect(calls).toHaveLength(1);
+    expect(calls[0]).toMatchObject({ messageId: job.messageId, channel: 'sms', to: customer.phone, body: 'Your appointment is confirmed.' });
+    expect(calls[0]!.statusCallbackUrl).toBe(`${stackEnv().PUBLIC_BASE_URL}/webhooks/twilio/status?conversationId=${job.conversationId}&messageId=${job.messageId}`);
+    expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'sent', provider: 'twilio', providerMessageId: expect.stringMatching(/^SM/) });
+    // A later copy of the job changes nothing.
+    expect(await modules.deliverOutbound(job, depsWith(sender))).toEqual({ result: 'skipped' });
+    expect(calls).toHaveLength(1);
+  });
+
+  it('puts a message back to queued after a transient provider error, with a growing backoff, and sends it on the retry', async () => {
+    const { job } = await heldMessage();
+    const failing = fakeSender(async () => {
+      throw new modules.errors.TransientDeliveryError('Twilio answered 503');
+    });
+    const first = await modules.deliverOutbound(job, depsWith(failing.sender));
+    const third = await modules.deliverOutbound({ ...job, attempt: 3 }, depsWith(failing.sender));
+    expect(first).toEqual({ result: 'later', why: 'transient', retryInSeconds: 10 });
+    expect(third).toEqual({ result: 'later', why: 'transient', retryInSeconds: 40 });
+    expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'queued' });
+    const working = fakeSender();
+    expect(await modules.deliverOutbound({ ...job, attempt: 4 }, depsWith(working.sender))).toEqual({ result: 'sent' });
+    expect(working.calls).toHaveLength(1);
+  });
+
+  it('marks a message failed with the provider’s reason on a permanent error, and never retries it', async () => {
+    const { job } = await heldMessage();
+    const refusing = fakeSender(async () => {
+      throw new modules.errors.PermanentDeliveryError('twilio:21610');
+    });
+    expect(await modules.deliverOutbound(job, depsWith(refusing.sender))).toEqual({ result: 'failed' });
+    expect(await modules.deliverOutbound(job, depsWith(refusing.sender))).toEqual({ result: 'skipped' });
+    expect(refusing.calls).toHaveLength(1);
+    expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'failed', failureReason: 'twilio:21610' });
+  });
+
+  it('checks consent again at send time: an opt-out after queueing fails the message, no provider call', async () => {
+    const { job, customer } = await heldMessage();
+    await modules.setConsent({ customerId: customer.customerId, channel: 'sms', status: 'opted_out', source: 'test', actor: 'test', now: new Date().toISOString() });
+    const { calls, sender } = fakeSender();
+    expect(await modules.deliverOutbound(job, depsWith(sender))).toEqual({ result: 'failed' });
+    expect(calls).toHaveLength(0);
+    expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'failed', failureReason: 'opted_out' });
+  });
+
+  it('re-renders a templated message from the approved version, and fails it once the version is revoked', async () => {
+    const template = await approvedTemplate();
+    const sent = await heldMessage({ body: undefined, templateId: template.templateId, variables: { name: 'Flo' } });
+    const revoked = await heldMessage({ body: undefined, templateId: template.templateId, variables: { name: 'Gus' } });
+    const { calls, sender } = fakeSender();
+    expect(await modules.deliverOutbound(sent.job, depsWith(sender))).toEqual({ result: 'sent' });
+    expect(calls[0]!.body).toMatch(/Hi Flo, service is restored\.$/);
+    await jsonOf(await call('POST', `/templates/${template.templateId}/versions/1/revoke`, template.approver, { reason: 'Wrong ETA' }), 200);
+    expect(await modules.deliverOutbound(revoked.job, depsWith(sender))).toEqual({ result: 'failed' });
+    expect(calls).toHaveLength(1);
+    expect(await messageIn(revoked.job.conversationId, revoked.job.messageId)).toMatchObject({ status: 'failed', failureReason: 'template_not_approved' });
+  });
+});
+
+describe('sendMessage', () => {
+  it('marks the message failed (enqueue_failed) and fails the request when the queue refuses the job', async () => {
+    const customer = await newCustomer();
+    const brokenQueue = {
+      enqueue: async () => {
+        throw new Error('SQS unavailable');
+      },
+      hideFor: async () => undefined,
+    };
+    await expect(
+      modules.sendMessage({ conversationId: customer.conversationId, channel: 'chat', sentBy: 'agent-under-test', body: 'Lost?' }, { queue: brokenQueue, now: () => new Date() }),
+    ).rejects.toThrow('Could not queue the outbound message');
+    const outbound = (await thread(customer.conversationId)).filter((m) => m.direction === 'outbound');
+    expect(outbound).toHaveLength(1);
+    expect(outbound[0]).toMatchObject({ status: 'failed', failureReason: 'enqueue_failed', body: 'Lost?' });
+  });
+});
+
+describe('the sender’s claim', () => {
+  it('refuses, in the same transaction, to claim a templated message whose version was revoked after the sender read it', async () => {
+    // Prepare: the sender has read the message (version approved)…
+    const template = await approvedTemplate();
+    const { job } = await heldMessage({ body: undefined, templateId: template.templateId, variables: { name: 'Ivy' } });
+    const message = (await modules.store.getOutboundMessage(job.conversationId, job.messageId))!;
+    // …then the version is revoked before the claim.
+    await jsonOf(await call('POST', `/templates/${template.templateId}/versions/1/revoke`, template.approver, { reason: 'Recalled' }), 200);
+    // Act
+    const claim = await modules.store.claimForSending(message, new Date().toISOString());
+    // Assess
+    expect(claim).toBe('template_not_approved');
+    expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'queued' });
+  });
+});
+
+describe('status order between the sender and the provider’s callbacks', () => {
+  it('keeps a delivered callback that arrives before the sender recorded sent', async () => {
+    // Prepare: the sender has claimed the message and called the provider, which answers with its id…
+    const { job } = await heldMessage();
+    const message = (await modules.store.getOutboundMessage(job.conversationId, job.messageId))!;
+    expect(await modules.store.claimForSending(message, new Date().toISOString())).toBe('claimed');
+    const providerMessageId = `SM${randomBytes(16).toString('hex')}`;
+    // Act: …whose delivered callback lands first, then the sender records sent.
+    expect(await modules.applyDeliveryStatus({ ...job, status: 'delivered', providerMessageId })).toBe('updated');
+    expect(await modules.applyDeliveryStatus({ ...job, status: 'delivered', providerMessageId: 'SMother' })).toBe('stale');
+    await modules.store.recordSent(job.conversationId, job.messageId, { provider: 'twilio', providerMessageId }, new Date().toISOString());
+    // Assess
+    expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'delivered', provider: 'twilio', providerMessageId, sentAt: expect.any(String) });
+  });
+});
+
+describe('the outbound consumer', () => {
+  it('fails a record untried when the one before it in its conversation did not go, so messages never overtake', async () => {
+    // Prepare: a held message, then a plain one in the same conversation (its real job waits behind the held one).
+    const { customer, job } = await heldMessage();
+    const next = await jsonOf<{ messageId: string }>(await send(customer.conversationId, { channel: 'sms', body: 'second' }), 202);
+    const record = (messageId: string, group: string, body: unknown) => ({
+      messageId,
+      receiptHandle: `not-a-receipt-${messageId}`,
+      body: JSON.stringify(body),
+      attributes: { ApproximateReceiveCount: '1', SentTimestamp: '0', SenderId: 'x', ApproximateFirstReceiveTimestamp: '0', MessageGroupId: group },
+      messageAttributes: {},
+      md5OfBody: '',
+      eventSource: 'aws:sqs',
+      eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:outbound.fifo',
+      awsRegion: 'us-east-1',
+    });
+    const event = {
+      Records: [
+        record('r1', customer.conversationId, { messageId: job.messageId, conversationId: customer.conversationId }),
+        record('r2', customer.conversationId, { messageId: next.messageId, conversationId: customer.conversationId }),
+        record('r3', 'conv_other', { messageId: `msg_${randomBytes(16).toString('hex')}`, conversationId: `conv_${randomBytes(16).toString('hex')}` }),
+      ],
+    };
+    // Act
+    const result = await modules.handler(event as never, modules.createLambdaContext('OutboundSender', 30_000));
+    // Assess
+    expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: 'r1' }, { itemIdentifier: 'r2' }] });
+    expect(await messageIn(customer.conversationId, next.messageId)).toMatchObject({ status: 'queued' });
+  });
+
+  it('sends once when the same job is delivered twice', async () => {
+    // Prepare: a message the consumer sent.
+    const customer = await newCustomer();
+    const first = await jsonOf<{ messageId: string }>(await send(customer.conversationId, { channel: 'chat', body: 'only once' }), 202);
+    await waitForStatus(customer.conversationId, first.messageId, 'sent');
+    // Act: a second copy of its job (another deduplication id, as after the 5-minute window), then a marker behind it.
+    const env = stackEnv();
+    const sqs = new SQSClient({ endpoint: env.SQS_ENDPOINT, region: env.AWS_REGION, credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY } });
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: env.OUTBOUND_QUEUE_URL,
+        MessageBody: JSON.stringify({ messageId: first.messageId, conversationId: customer.conversationId }),
+        MessageGroupId: customer.conversationId,
+        MessageDeduplicationId: `again-${first.messageId}`,
+      }),
+    );
+    sqs.destroy();
+    const marker = await jsonOf<{ messageId: string }>(await send(customer.conversationId, { channel: 'chat', body: 'marker' }), 202);
+    await waitForStatus(customer.conversationId, marker.messageId, 'sent');
+    // Assess: the duplicate ran before the marker (same FIFO group) and added nothing.
+    const entries = await outbox(customer.conversationId);
+    expect(entries.filter((e) => e.messageId === first.messageId)).toHaveLength(1);
+    expect(entries).toHaveLength(2);
+  });
+
+  it('never sends a templated message whose version was revoked after it was queued', async () => {
+    // Prepare: queued with a short hold, so the revoke lands before the sender runs.
+    const template = await approvedTemplate();
+    const customer = await newCustomer();
+    const queued = await modules.sendMessage({
+      conversationId: customer.conversationId,
+      channel: 'sms',
+      sentBy: 'agent-under-test',
+      templateId: template.templateId,
+      variables: { name: 'Hal' },
+      notBefore: new Date(Date.now() + 2500).toISOString(),
+    });
+    // Act
+    await jsonOf(await call('POST', `/templates/${template.templateId}/versions/1/revoke`, template.approver, { reason: 'Recalled' }), 200);
+    // Assess
+    const failed = await waitForStatus(customer.conversationId, queued.messageId, ['failed', 'sent'], 20_000);
+    expect(failed).toMatchObject({ status: 'failed', failureReason: 'template_not_approved' });
+    await waitFor(async () => (await outbox()).length > 0);
+    expect(await outbox(customer.conversationId)).toEqual([]);
+  });
+});

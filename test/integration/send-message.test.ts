@@ -1,0 +1,256 @@
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { applyStackEnv, waitFor } from '#test/helpers/index.ts';
+import {
+  agent,
+  approvedTemplate,
+  approver,
+  call,
+  createTemplate,
+  editor,
+  errorOf,
+  jsonOf,
+  messageIn,
+  newCustomer,
+  outbox,
+  send,
+  smsDraft,
+  thread,
+  waitForStatus,
+} from '../model/outbound-support.ts';
+
+type Queued = { messageId: string; conversationId: string; status: string; sms?: { encoding: string; segments: number; characters: number } };
+
+/** After a refused send: the thread gained nothing and, once the sender had time to act, the outbox neither. */
+async function expectNothingQueued(conversationId: string, act: () => Promise<void>): Promise<void> {
+  const [threadBefore, outboxBefore] = [await thread(conversationId), await outbox(conversationId)];
+  await act();
+  await sleep(1500);
+  expect(await thread(conversationId)).toEqual(threadBefore);
+  expect(await outbox(conversationId)).toEqual(outboxBefore);
+}
+
+describe('POST /conversations/{id}/messages with a template', () => {
+  it('queues an approved template (202 queued, SMS segments), writes it into the thread, and the sender delivers it once', async () => {
+    // Prepare
+    const customer = await newCustomer();
+    const template = await approvedTemplate();
+    const sender = agent();
+    // Act
+    const res = await send(customer.conversationId, { channel: 'sms', templateId: template.templateId, variables: { name: 'Ana' } }, sender);
+    // Assess
+    const queued = await jsonOf<Queued>(res, 202);
+    expect(queued).toMatchObject({ conversationId: customer.conversationId, status: 'queued', sms: { encoding: 'GSM-7', segments: 1 } });
+    expect(queued.messageId).toMatch(/^msg_[0-9a-f]{32}$/);
+    const stored = await messageIn(customer.conversationId, queued.messageId);
+    expect(stored).toMatchObject({
+      direction: 'outbound',
+      channel: 'sms',
+      templateId: template.templateId,
+      templateVersion: 1,
+      contentHash: template.contentHash,
+      automated: true,
+      sentBy: sender.sub,
+      to: customer.phone,
+    });
+    expect(stored!.body).toMatch(/Hi Ana, service is restored\.$/);
+    expect(['queued', 'sending', 'sent']).toContain(stored!.status);
+
+    const sent = await waitForStatus(customer.conversationId, queued.messageId, 'sent');
+    expect(sent).toMatchObject({ provider: 'outbox', providerMessageId: expect.any(String) });
+    const entries = await waitFor(async () => {
+      const found = (await outbox(customer.conversationId)).filter((e) => e.messageId === queued.messageId);
+      return found.length > 0 && found;
+    });
+    expect(entries).toHaveLength(1);
+    expect(entries[0]).toMatchObject({ channel: 'sms', to: customer.phone, body: stored!.body });
+  });
+
+  it('sends the latest approved version when no version is given, and the version asked for when one is', async () => {
+    // Prepare: v1 approved, v2 approved, v3 a draft.
+    const template = await approvedTemplate();
+    const { author } = template;
+    const decider = approver();
+    for (const version of [2, 3]) {
+      const draft = smsDraft(`v${version}`);
+      await jsonOf(await call('POST', `/templates/${template.templateId}/versions`, author, draft), 201);
+    }
+    await jsonOf(await call('POST', `/templates/${template.templateId}/versions/2/submit`, author), 200);
+    await jsonOf(await call('POST', `/templates/${template.templateId}/versions/2/approve`, decider), 200);
+    const customer = await newCustomer();
+    // Act
+    const latest = await jsonOf<Queued>(await send(customer.conversationId, { channel: 'chat', templateId: template.templateId, variables: { name: 'Bo' } }), 202);
+    const first = await jsonOf<Queued>(await send(customer.conversationId, { channel: 'chat', templateId: template.templateId, version: 1, variables: { name: 'Bo' } }), 202);
+    // Assess
+    expect(await messageIn(customer.conversationId, latest.messageId)).toMatchObject({ templateVersion: 2, body: '[v2] Hi Bo, service is restored.' });
+    expect(await messageIn(customer.conversationId, first.messageId)).toMatchObject({ templateVersion: 1 });
+    expect(latest.sms).toBeUndefined();
+  });
+
+  it('refuses a version that is not approved (draft, pending, rejected, revoked) with 409 not_approved, and queues nothing', async () => {
+    // Prepare: one template with a version in each state.
+    const author = editor();
+    const decider = approver();
+    const { templateId } = await createTemplate(author, smsDraft('v1')); // v1 draft
+    const post = (path: string, as = author, body?: unknown) => call('POST', `/templates/${templateId}/versions${path}`, as, body);
+    for (const v of [2, 3, 4]) await jsonOf(await post('', author, smsDraft(`v${v}`)), 201);
+    for (const v of [2, 3, 4]) await jsonOf(await post(`/${v}/submit`), 200); // v2 pending
+    await jsonOf(await post('/3/reject', decider, { reason: 'Wrong tone' }), 200); // v3 rejected
+    await jsonOf(await post('/4/approve', decider), 200);
+    await jsonOf(await post('/4/revoke', decider, { reason: 'Outdated' }), 200); // v4 revoked
+    const customer = await newCustomer();
+    // Act + Assess
+    await expectNothingQueued(customer.conversationId, async () => {
+      for (const version of [1, 2, 3, 4]) {
+        const error = await errorOf(await send(customer.conversationId, { channel: 'sms', templateId, version, variables: { name: 'Cy' } }), 409);
+        expect(error.code, `version ${version}`).toBe('not_approved');
+      }
+      // No version given and none approved: the same.
+      expect((await errorOf(await send(customer.conversationId, { channel: 'sms', templateId, variables: { name: 'Cy' } }), 409)).code).toBe('not_approved');
+    });
+  });
+
+  it('answers 422 naming a missing required variable, and queues nothing', async () => {
+    const customer = await newCustomer();
+    const { templateId } = await approvedTemplate();
+    await expectNothingQueued(customer.conversationId, async () => {
+      const error = await errorOf(await send(customer.conversationId, { channel: 'sms', templateId, variables: { eta: ' by noon' } }), 422);
+      expect(error.code).toBe('missing_variable');
+      expect(error.message).toContain('name');
+    });
+  });
+
+  it('answers 409 opted_out for a channel the customer opted out of, and still sends on the others', async () => {
+    // Prepare
+    const customer = await newCustomer();
+    const { templateId } = await approvedTemplate();
+    const restore = applyStackEnv();
+    try {
+      const { setConsent } = await import('#shared/data/consent-store.ts');
+      await setConsent({ customerId: customer.customerId, channel: 'sms', status: 'opted_out', source: 'test', actor: 'test', now: new Date().toISOString() });
+    } finally {
+      restore();
+    }
+    // Act + Assess
+    await expectNothingQueued(customer.conversationId, async () => {
+      expect((await errorOf(await send(customer.conversationId, { channel: 'sms', templateId, variables: { name: 'Di' } }), 409)).code).toBe('opted_out');
+      expect((await errorOf(await send(customer.conversationId, { channel: 'sms', body: 'Are you there?' }), 409)).code).toBe('opted_out');
+    });
+    await jsonOf(await send(customer.conversationId, { channel: 'chat', templateId, variables: { name: 'Di' } }), 202);
+  });
+});
+
+describe('POST /conversations/{id}/messages with an agent’s own words', () => {
+  it('sends the body without any template or approval, marked as not automated', async () => {
+    // Prepare
+    const customer = await newCustomer();
+    const sender = agent();
+    const body = `Your refund was issued today ${randomBytes(3).toString('hex')} — it takes 3–5 days.`;
+    // Act
+    const queued = await jsonOf<Queued>(await send(customer.conversationId, { channel: 'sms', body }, sender), 202);
+    // Assess
+    expect(queued.sms).toMatchObject({ encoding: 'UCS-2', segments: 1 });
+    const sent = await waitForStatus(customer.conversationId, queued.messageId, 'sent');
+    expect(sent).toMatchObject({ direction: 'outbound', body, automated: false, sentBy: sender.sub });
+    expect(sent.templateId).toBeUndefined();
+    const [entry] = await waitFor(async () => {
+      const found = await outbox(customer.conversationId);
+      return found.length > 0 && found;
+    });
+    expect(entry).toMatchObject({ messageId: queued.messageId, channel: 'sms', to: customer.phone, body });
+  });
+
+  it('sends email with a List-Unsubscribe header, answering the customer’s latest email (In-Reply-To, References, Re: subject)', async () => {
+    // Prepare: an inbound email in the thread.
+    const customer = await newCustomer();
+    const restore = applyStackEnv();
+    try {
+      const { appendMessage } = await import('#shared/data/conversation-store.ts');
+      await appendMessage({
+        conversationId: customer.conversationId,
+        customerId: customer.customerId,
+        messageId: `msg_${randomBytes(16).toString('hex')}`,
+        channel: 'email',
+        direction: 'inbound',
+        body: 'Where is my order?',
+        subject: 'Order 1234',
+        createdAt: new Date().toISOString(),
+        email: { messageId: '<m2@mail.example>', references: ['<m1@mail.example>'] },
+      });
+    } finally {
+      restore();
+    }
+    // Act
+    const queued = await jsonOf<Queued>(await send(customer.conversationId, { channel: 'email', body: 'It ships today.' }), 202);
+    // Assess
+    const sent = await waitForStatus(customer.conversationId, queued.messageId, 'sent');
+    expect(sent).toMatchObject({ subject: 'Re: Order 1234', email: { inReplyTo: '<m2@mail.example>', references: ['<m1@mail.example>', '<m2@mail.example>'] } });
+    const entry = (await outbox(customer.conversationId)).find((e) => e.messageId === queued.messageId);
+    expect(entry).toMatchObject({ channel: 'email', to: customer.email, subject: 'Re: Order 1234', body: 'It ships today.' });
+    expect(entry!.headers).toMatchObject({ 'In-Reply-To': '<m2@mail.example>', References: '<m1@mail.example> <m2@mail.example>' });
+    expect(entry!.headers!['List-Unsubscribe']).toMatch(/^<http.*\/unsubscribe\/.+>$/);
+  });
+
+  it('renders email html from the approved template at send time', async () => {
+    const customer = await newCustomer();
+    const { templateId } = await approvedTemplate();
+    const queued = await jsonOf<Queued>(await send(customer.conversationId, { channel: 'email', templateId, variables: { name: '<Ed & co>' } }), 202);
+    await waitForStatus(customer.conversationId, queued.messageId, 'sent');
+    const entry = (await outbox(customer.conversationId)).find((e) => e.messageId === queued.messageId);
+    expect(entry).toMatchObject({ subject: expect.stringContaining('Service update'), body: 'Hi <Ed & co>, service is restored.' });
+    expect(entry!.html).toBe('<p>Hi &lt;Ed &amp; co&gt;, service is restored.</p>');
+  });
+
+  it('keeps a customer’s messages in the order they were queued', async () => {
+    // Prepare
+    const customer = await newCustomer();
+    const bodies = Array.from({ length: 6 }, (_, i) => `update ${i + 1} of 6`);
+    // Act
+    const ids: string[] = [];
+    for (const body of bodies) ids.push((await jsonOf<Queued>(await send(customer.conversationId, { channel: 'chat', body }), 202)).messageId);
+    // Assess
+    const entries = await waitFor(
+      async () => {
+        const found = await outbox(customer.conversationId);
+        return found.length === bodies.length && found;
+      },
+      { timeoutMs: 20_000 },
+    );
+    const oldestFirst = [...entries].sort((a, b) => a.at.localeCompare(b.at));
+    expect(oldestFirst.map((e) => e.body)).toEqual(bodies);
+    const sentAt = await Promise.all(ids.map(async (id) => (await waitForStatus(customer.conversationId, id, 'sent')).sentAt as string));
+    expect([...sentAt].sort()).toEqual(sentAt);
+  });
+});
+
+describe('refused requests', () => {
+  it('answers 404 for an unknown conversation, 422 no_address when the customer cannot be reached on the channel', async () => {
+    await errorOf(await send(`conv_${randomBytes(16).toString('hex')}`, { channel: 'chat', body: 'hi' }), 404);
+    await errorOf(await send('conv_nope', { channel: 'chat', body: 'hi' }), 404);
+    const chatOnly = await newCustomer({ phone: false, email: false });
+    await expectNothingQueued(chatOnly.conversationId, async () => {
+      expect((await errorOf(await send(chatOnly.conversationId, { channel: 'sms', body: 'hi' }), 422)).code).toBe('no_address');
+      expect((await errorOf(await send(chatOnly.conversationId, { channel: 'email', body: 'hi', subject: 'x' }), 422)).code).toBe('no_address');
+    });
+  });
+
+  it('answers 400 for a malformed body, 401 without a token, 403 for a role that may not send', async () => {
+    const customer = await newCustomer();
+    const { templateId } = await approvedTemplate();
+    await expectNothingQueued(customer.conversationId, async () => {
+      await errorOf(await send(customer.conversationId, '{not json'), 400);
+      await errorOf(await send(customer.conversationId, { channel: 'fax', body: 'hi' }), 400);
+      await errorOf(await send(customer.conversationId, { channel: 'sms' }), 400);
+      await errorOf(await send(customer.conversationId, { channel: 'sms', templateId, body: 'both' }), 400);
+      await errorOf(await send(customer.conversationId, { channel: 'sms', templateId, variables: { name: 7 } }), 400);
+      await errorOf(await call('POST', `/conversations/${customer.conversationId}/messages`, null, { channel: 'sms', body: 'hi' }), 401);
+      await errorOf(await send(customer.conversationId, { channel: 'sms', body: 'hi' }, editor()), 403);
+    });
+  });
+
+  it('answers 422 body_too_long for an SMS over 1600 characters', async () => {
+    const customer = await newCustomer();
+    expect((await errorOf(await send(customer.conversationId, { channel: 'sms', body: 'a'.repeat(1601) }), 422)).code).toBe('body_too_long');
+  });
+});

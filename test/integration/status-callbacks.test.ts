@@ -1,0 +1,185 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { describe, expect, inject, it } from 'vitest';
+import { baseUrl, postTwilioForm, signSendgridEvent, stackEnv } from '#test/helpers/index.ts';
+import { expectNothingWritten } from './support.ts';
+import { errorOf, jsonOf, messageIn, newCustomer, send, waitForStatus, type Json } from '../model/outbound-support.ts';
+
+const TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>';
+
+/** A message the local stack has sent (through the outbox), as the thread shows it. */
+async function sentMessage(channel: 'sms' | 'voice' | 'email', customer?: Awaited<ReturnType<typeof newCustomer>>) {
+  const c = customer ?? (await newCustomer());
+  const body = channel === 'email' ? { channel, body: 'Your ticket is resolved.', subject: 'Ticket 42' } : { channel, body: 'Your ticket is resolved.' };
+  const { messageId } = await jsonOf<{ messageId: string }>(await send(c.conversationId, body), 202);
+  const message = await waitForStatus(c.conversationId, messageId, 'sent');
+  return { customer: c, conversationId: c.conversationId, messageId, providerMessageId: message.providerMessageId as string };
+}
+
+const statusPath = (conversationId: string, messageId: string) => `/webhooks/twilio/status?conversationId=${conversationId}&messageId=${messageId}`;
+
+function twilioStatus(path: string, params: Record<string, string>, options: { signature?: string; signedUrl?: string } = {}) {
+  return postTwilioForm(baseUrl(), path, params, { authToken: stackEnv().TWILIO_AUTH_TOKEN, ...options });
+}
+
+async function expectTwiml(res: Response): Promise<void> {
+  expect(res.status).toBe(200);
+  expect(res.headers.get('content-type')).toContain('text/xml');
+  expect(await res.text()).toBe(TWIML);
+}
+
+describe('Twilio status callbacks', () => {
+  it('moves an SMS forward to delivered; a late sent or undelivered never moves it back', async () => {
+    // Prepare
+    const { conversationId, messageId, providerMessageId } = await sentMessage('sms');
+    const path = statusPath(conversationId, messageId);
+    // Act + Assess
+    await expectTwiml(await twilioStatus(path, { MessageSid: providerMessageId, MessageStatus: 'delivered' }));
+    expect(await messageIn(conversationId, messageId)).toMatchObject({ status: 'delivered' });
+    await expectTwiml(await twilioStatus(path, { MessageSid: providerMessageId, MessageStatus: 'sent' }));
+    await expectTwiml(await twilioStatus(path, { MessageSid: providerMessageId, MessageStatus: 'undelivered', ErrorCode: '30003' }));
+    const message = await messageIn(conversationId, messageId);
+    expect(message).toMatchObject({ status: 'delivered' });
+    expect(message!.failureReason).toBeUndefined();
+  });
+
+  it('records undelivered and failed with Twilio’s error code; in-between statuses change nothing', async () => {
+    const customer = await newCustomer();
+    const a = await sentMessage('sms', customer);
+    const b = await sentMessage('sms', customer);
+    for (const status of ['queued', 'accepted', 'sending']) {
+      await expectTwiml(await twilioStatus(statusPath(a.conversationId, a.messageId), { MessageSid: a.providerMessageId, MessageStatus: status }));
+    }
+    expect(await messageIn(a.conversationId, a.messageId)).toMatchObject({ status: 'sent' });
+    await expectTwiml(await twilioStatus(statusPath(a.conversationId, a.messageId), { MessageSid: a.providerMessageId, MessageStatus: 'undelivered', ErrorCode: '30003' }));
+    await expectTwiml(await twilioStatus(statusPath(b.conversationId, b.messageId), { MessageSid: b.providerMessageId, MessageStatus: 'failed', ErrorCode: '21610' }));
+    expect(await messageIn(a.conversationId, a.messageId)).toMatchObject({ status: 'undelivered', failureReason: 'twilio:30003' });
+    expect(await messageIn(b.conversationId, b.messageId)).toMatchObject({ status: 'failed', failureReason: 'twilio:21610' });
+  });
+
+  it('maps call statuses: completed is delivered, no-answer is undelivered', async () => {
+    const customer = await newCustomer();
+    const answered = await sentMessage('voice', customer);
+    const missed = await sentMessage('voice', customer);
+    await expectTwiml(await twilioStatus(statusPath(answered.conversationId, answered.messageId), { CallSid: answered.providerMessageId, CallStatus: 'in-progress' }));
+    expect(await messageIn(answered.conversationId, answered.messageId)).toMatchObject({ status: 'sent' });
+    await expectTwiml(await twilioStatus(statusPath(answered.conversationId, answered.messageId), { CallSid: answered.providerMessageId, CallStatus: 'completed' }));
+    await expectTwiml(await twilioStatus(statusPath(missed.conversationId, missed.messageId), { CallSid: missed.providerMessageId, CallStatus: 'no-answer' }));
+    expect(await messageIn(answered.conversationId, answered.messageId)).toMatchObject({ status: 'delivered' });
+    expect(await messageIn(missed.conversationId, missed.messageId)).toMatchObject({ status: 'undelivered', failureReason: 'twilio:no-answer' });
+  });
+
+  it('ignores a callback whose MessageSid is not the one the message was sent under, and one for an unknown message', async () => {
+    const { conversationId, messageId } = await sentMessage('sms');
+    await expectNothingWritten(async () => {
+      await expectTwiml(await twilioStatus(statusPath(conversationId, messageId), { MessageSid: 'SM00000000000000000000000000000000', MessageStatus: 'delivered' }));
+      await expectTwiml(await twilioStatus(statusPath(conversationId, 'msg_00000000000000000000000000000000'), { MessageSid: 'SM00000000000000000000000000000000', MessageStatus: 'delivered' }));
+    });
+    expect(await messageIn(conversationId, messageId)).toMatchObject({ status: 'sent' });
+  });
+
+  it('refuses forged callbacks with 403 and changes nothing: no signature, a wrong one, one for another message', async () => {
+    const { conversationId, messageId, providerMessageId } = await sentMessage('sms');
+    const other = await sentMessage('sms');
+    const params = { MessageSid: providerMessageId, MessageStatus: 'failed', ErrorCode: '30008' };
+    await expectNothingWritten(async () => {
+      await errorOf(await twilioStatus(statusPath(conversationId, messageId), params, { signature: '' }), 403);
+      await errorOf(await twilioStatus(statusPath(conversationId, messageId), params, { signature: 'bm90IGEgc2lnbmF0dXJl' }), 403);
+      // Signed for the other message's URL, replayed against this one.
+      await errorOf(
+        await twilioStatus(statusPath(conversationId, messageId), params, { signedUrl: `${stackEnv().PUBLIC_BASE_URL}${statusPath(other.conversationId, other.messageId)}` }),
+        403,
+      );
+    });
+    expect(await messageIn(conversationId, messageId)).toMatchObject({ status: 'sent' });
+  });
+
+  it('answers 400 when the callback URL does not name a message', async () => {
+    await errorOf(await twilioStatus('/webhooks/twilio/status', { MessageSid: 'SM00000000000000000000000000000000', MessageStatus: 'delivered' }), 400);
+  });
+});
+
+describe('SendGrid event webhook', () => {
+  const privateKey = () => inject('sendgridEventPrivateKeyPem');
+
+  function postEvents(payload: unknown, options: { key?: string; timestamp?: string; signature?: string; raw?: string } = {}) {
+    const raw = options.raw ?? JSON.stringify(payload);
+    const timestamp = options.timestamp ?? String(Math.floor(Date.now() / 1000));
+    const signature = options.signature ?? signSendgridEvent(options.key ?? privateKey(), timestamp, raw);
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (signature !== '') {
+      headers['x-twilio-email-event-webhook-signature'] = signature;
+      headers['x-twilio-email-event-webhook-timestamp'] = timestamp;
+    }
+    return fetch(`${baseUrl()}/webhooks/sendgrid/events`, { method: 'POST', headers, body: raw });
+  }
+
+  const eventFor = (m: { conversationId: string; messageId: string }, event: string, extra: Json = {}) => ({
+    event,
+    messageId: m.messageId,
+    conversationId: m.conversationId,
+    email: 'someone@example.com',
+    timestamp: Math.floor(Date.now() / 1000),
+    sg_event_id: `evt-${event}-${m.messageId}`,
+    sg_message_id: 'filter0001.abc.0',
+    ...extra,
+  });
+
+  it('moves email forward on signed events: delivered sticks, a late processed does not undo it; bounce and dropped fail with the reason', async () => {
+    // Prepare
+    const customer = await newCustomer();
+    const delivered = await sentMessage('email', customer);
+    const bounced = await sentMessage('email', customer);
+    const dropped = await sentMessage('email', customer);
+    // Act
+    const res = await postEvents([
+      eventFor(delivered, 'delivered'),
+      eventFor(bounced, 'bounce', { type: 'bounce', reason: '550 unknown user' }),
+      eventFor(dropped, 'dropped', { reason: 'Bounced Address' }),
+      eventFor(delivered, 'open'),
+    ]);
+    // Assess
+    expect(res.status).toBe(200);
+    expect(await messageIn(delivered.conversationId, delivered.messageId)).toMatchObject({ status: 'delivered' });
+    expect(await messageIn(bounced.conversationId, bounced.messageId)).toMatchObject({ status: 'failed', failureReason: 'sendgrid:bounce' });
+    expect(await messageIn(dropped.conversationId, dropped.messageId)).toMatchObject({ status: 'failed', failureReason: 'sendgrid:dropped' });
+    expect((await postEvents([eventFor(delivered, 'processed'), eventFor(bounced, 'delivered')])).status).toBe(200);
+    expect(await messageIn(delivered.conversationId, delivered.messageId)).toMatchObject({ status: 'delivered' });
+    expect(await messageIn(bounced.conversationId, bounced.messageId)).toMatchObject({ status: 'failed' });
+  });
+
+  it('opts the customer out of email on unsubscribe and spam report events; later email sends are refused, SMS still goes', async () => {
+    const { customer, conversationId, messageId } = await sentMessage('email');
+    expect((await postEvents([eventFor({ conversationId, messageId }, 'spamreport')])).status).toBe(200);
+    expect((await errorOf(await send(conversationId, { channel: 'email', body: 'Follow-up', subject: 'Ticket 42' }), 409)).code).toBe('opted_out');
+    await jsonOf(await send(customer.conversationId, { channel: 'sms', body: 'Still reachable by SMS' }), 202);
+  });
+
+  it('refuses a bad or missing signature with 403 and changes nothing', async () => {
+    const { conversationId, messageId } = await sentMessage('email');
+    const events = [eventFor({ conversationId, messageId }, 'bounce')];
+    const otherKey = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const timestamp = String(Math.floor(Date.now() / 1000));
+    await expectNothingWritten(async () => {
+      await errorOf(await postEvents(events, { key: otherKey }), 403);
+      await errorOf(await postEvents(events, { signature: '' }), 403);
+      await errorOf(await postEvents(events, { signature: 'bm90IGEgc2lnbmF0dXJl' }), 403);
+      // Signed, then tampered with: another timestamp, or another body.
+      await errorOf(await postEvents(events, { timestamp, signature: signSendgridEvent(privateKey(), Number(timestamp) - 1, JSON.stringify(events)) }), 403);
+      await errorOf(await postEvents(events, { signature: signSendgridEvent(privateKey(), timestamp, '[]'), timestamp }), 403);
+    });
+    expect(await messageIn(conversationId, messageId)).toMatchObject({ status: 'sent' });
+  });
+
+  it('answers 400 for a signed body that is not a JSON array, and 200 (ignoring them) for events of unknown messages', async () => {
+    await errorOf(await postEvents({ event: 'delivered' }), 400);
+    await errorOf(await postEvents(undefined, { raw: '[{"event":' }), 400);
+    await expectNothingWritten(async () => {
+      const res = await postEvents([
+        { event: 'delivered', messageId: 'msg_00000000000000000000000000000000', conversationId: 'conv_00000000000000000000000000000000' },
+        { event: 'delivered' },
+        'not an event',
+      ]);
+      expect(res.status).toBe(200);
+    });
+  });
+});
