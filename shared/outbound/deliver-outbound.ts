@@ -39,6 +39,9 @@ export const MAX_BACKOFF_SECONDS = 900;
  * backoffSeconds(3); // 40
  * ```
  */
+/** The outbound queue's maxReceiveCount (infra/constructs/work-queue.ts, local/sqs-local.ts): after it, the DLQ. */
+export const MAX_SEND_ATTEMPTS = 5;
+
 export function backoffSeconds(attempt: number): number {
   return Math.min(MAX_BACKOFF_SECONDS, 2 ** Math.max(1, attempt) * 5);
 }
@@ -99,6 +102,12 @@ export async function deliverOutbound(job: DeliverJob, deps: DeliverDeps = defau
     result = await sender.send(delivery);
   } catch (err) {
     if (err instanceof PermanentDeliveryError) return fail(err.reason);
+    if (job.attempt >= MAX_SEND_ATTEMPTS) {
+      // The queue's last try: the job goes on to the DLQ (kept for replay), the message says it failed
+      // rather than sitting `queued` for ever.
+      await fail('retries_exhausted');
+      return { result: 'later', retryInSeconds: 0, why: 'transient' };
+    }
     await releaseClaim(conversationId, messageId, deps.now().toISOString());
     const retryInSeconds = backoffSeconds(job.attempt);
     // Name and message only: a provider's answer (the error's cause) may quote the recipient.

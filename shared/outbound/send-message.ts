@@ -150,7 +150,11 @@ async function templatedContent(cmd: SendMessageCommand & { templateId: string }
     if (version.status !== 'approved') throw new StateConflictError('not_approved', `Version ${cmd.version} of template ${cmd.templateId} is ${version.status}, not approved`);
   } else {
     version = await latestApprovedVersion(cmd.templateId);
-    if (!version) throw new StateConflictError('not_approved', `Template ${cmd.templateId} has no approved version`);
+    if (!version) {
+      // Every template has a version 1: without it, the template does not exist.
+      if (!(await getTemplateVersion(cmd.templateId, 1))) throw new NotFoundError(`Unknown template ${cmd.templateId}`);
+      throw new StateConflictError('not_approved', `Template ${cmd.templateId} has no approved version`);
+    }
   }
   return { rendered: renderTemplate(version, cmd.channel, cmd.variables ?? {}), version };
 }

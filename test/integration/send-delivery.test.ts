@@ -113,6 +113,19 @@ describe('deliverOutbound', () => {
     expect(working.calls).toHaveLength(1);
   });
 
+  it('on the queue’s last try, marks a message failed (retries_exhausted) and still hands the job on to the DLQ', async () => {
+    const { job } = await heldMessage();
+    const failing = fakeSender(async () => {
+      throw new modules.errors.TransientDeliveryError('Twilio answered 503');
+    });
+    const last = await modules.deliverOutbound({ ...job, attempt: 5 }, depsWith(failing.sender));
+    expect(last).toMatchObject({ result: 'later', why: 'transient' });
+    expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'failed', failureReason: 'retries_exhausted' });
+    // A replay from the DLQ finds it failed and calls nobody.
+    expect(await modules.deliverOutbound({ ...job, attempt: 1 }, depsWith(failing.sender))).toEqual({ result: 'skipped' });
+    expect(failing.calls).toHaveLength(1);
+  });
+
   it('marks a message failed with the provider’s reason on a permanent error, and never retries it', async () => {
     const { job } = await heldMessage();
     const refusing = fakeSender(async () => {

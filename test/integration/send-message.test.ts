@@ -235,6 +235,15 @@ describe('refused requests', () => {
     });
   });
 
+  it('answers 404 for a template that does not exist, with or without a version, and queues nothing', async () => {
+    const customer = await newCustomer();
+    const unknown = `tpl_${randomBytes(16).toString('hex')}`;
+    await expectNothingQueued(customer.conversationId, async () => {
+      await errorOf(await send(customer.conversationId, { channel: 'sms', templateId: unknown, variables: {} }), 404);
+      await errorOf(await send(customer.conversationId, { channel: 'sms', templateId: unknown, version: 1, variables: {} }), 404);
+    });
+  });
+
   it('answers 400 for a malformed body, 401 without a token, 403 for a role that may not send', async () => {
     const customer = await newCustomer();
     const { templateId } = await approvedTemplate();
