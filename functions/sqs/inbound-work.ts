@@ -6,6 +6,7 @@ import * as z from 'zod/mini';
 import { fetchMedia } from '#shared/ingest/fetch-media.ts';
 import { sweepMerged } from '#shared/ingest/resolve-customer.ts';
 import { logger } from '#shared/logger.ts';
+import { parseJob } from '#shared/queue/parse-job.ts';
 
 const processor = new BatchProcessor(EventType.SQS);
 
@@ -16,20 +17,10 @@ const jobSchema = z.discriminatedUnion('type', [
 ]);
 
 async function recordHandler(record: SQSRecord): Promise<void> {
-  let body: unknown;
-  try {
-    body = JSON.parse(record.body);
-  } catch {
-    body = undefined;
-  }
-  const job = jobSchema.safeParse(body);
-  if (!job.success) {
-    // A malformed job can never succeed: drop it loudly rather than cycle it to the DLQ.
-    logger.error('malformed inbound-work job dropped', { messageId: record.messageId });
-    return;
-  }
-  if (job.data.type === 'fetch-media') await fetchMedia(job.data);
-  else await sweepMerged(job.data.fromCustomerId);
+  const job = parseJob(record, jobSchema, 'inbound-work');
+  if (!job) return;
+  if (job.type === 'fetch-media') await fetchMedia(job);
+  else await sweepMerged(job.fromCustomerId);
 }
 
 /** Inbound-work consumer: slow follow-ups of ingest (media copies, merge sweeps), with partial batch failure reporting. */

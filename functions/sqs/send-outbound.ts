@@ -5,6 +5,7 @@ import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import * as z from 'zod/mini';
 import { sqsOutboundQueue } from '#shared/adapters/sqs/outbound-queue.adapter.ts';
 import { logger } from '#shared/logger.ts';
+import { parseJob } from '#shared/queue/parse-job.ts';
 import { deliverOutbound } from '#shared/outbound/deliver-outbound.ts';
 
 const processor = new BatchProcessor(EventType.SQS);
@@ -53,20 +54,10 @@ function fifoGroups(records: readonly SQSRecord[]) {
 }
 
 async function deliverRecord(record: SQSRecord): Promise<void> {
-  let body: unknown;
-  try {
-    body = JSON.parse(record.body);
-  } catch {
-    body = undefined;
-  }
-  const job = jobSchema.safeParse(body);
-  if (!job.success) {
-    // A malformed job can never succeed: dropped loudly rather than cycled to the DLQ.
-    logger.error('malformed send job dropped', { sqsMessageId: record.messageId });
-    return;
-  }
+  const job = parseJob(record, jobSchema, 'outbound');
+  if (!job) return;
   const attempt = Number.parseInt(record.attributes.ApproximateReceiveCount, 10) || 1;
-  const outcome = await deliverOutbound({ ...job.data, attempt });
+  const outcome = await deliverOutbound({ ...job, attempt });
   if (outcome.result !== 'later') return;
   // Hidden for the wait, then redelivered; a failed change only means an earlier retry.
   await sqsOutboundQueue.hideFor(record.receiptHandle, outcome.retryInSeconds).catch((err: unknown) =>

@@ -4,6 +4,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import * as z from 'zod/mini';
 import { logger } from '#shared/logger.ts';
+import { parseJob } from '#shared/queue/parse-job.ts';
 import { recordPendingApproval } from '#shared/templates/use-cases/record-pending-approval.ts';
 
 const processor = new SqsFifoPartialProcessorAsync();
@@ -15,20 +16,10 @@ const workItemSchema = z.strictObject({
 });
 
 async function recordHandler(record: SQSRecord): Promise<void> {
-  let body: unknown;
-  try {
-    body = JSON.parse(record.body);
-  } catch {
-    body = undefined;
-  }
-  const item = workItemSchema.safeParse(body);
-  if (!item.success) {
-    // A malformed item can never succeed: drop it loudly rather than cycle it to the DLQ.
-    logger.error('malformed approval work item dropped', { messageId: record.messageId });
-    return;
-  }
-  const outcome = await recordPendingApproval(item.data, new Date().toISOString());
-  logger.info('approval work item handled', { templateId: item.data.templateId, version: item.data.version, outcome });
+  const item = parseJob(record, workItemSchema, 'template-approvals');
+  if (!item) return;
+  const outcome = await recordPendingApproval(item, new Date().toISOString());
+  logger.info('approval work item handled', { templateId: item.templateId, version: item.version, outcome });
 }
 
 /**
