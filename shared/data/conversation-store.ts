@@ -49,7 +49,8 @@ export function isConditionFailure(err: unknown): boolean {
 
 const notExists = `attribute_not_exists(${PK})`;
 
-function toCustomer(item: Record<string, unknown>): CustomerRecord {
+/** A customer item as the record the rest of the code sees. */
+export function toCustomer(item: Record<string, unknown>): CustomerRecord {
   const identities = item.identities;
   return {
     customerId: item.customerId as string,

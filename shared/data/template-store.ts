@@ -89,7 +89,8 @@ async function transact(items: TransactItems): Promise<{ ok: true } | { ok: fals
   }
 }
 
-function toVersion(item: Record<string, unknown>): StoredTemplateVersion {
+/** A template version item without its keys. */
+export function toVersion(item: Record<string, unknown>): StoredTemplateVersion {
   const { [PK]: _pk, [SK]: _sk, ...version } = item;
   return version as StoredTemplateVersion;
 }

@@ -2,8 +2,7 @@ import { randomUUID } from 'node:crypto';
 import * as z from 'zod/mini';
 import { requireEnv } from '#shared/config.ts';
 import { completeBroadcast, recordBroadcast } from '#shared/data/broadcast-store.ts';
-import { getConsent } from '#shared/data/consent-store.ts';
-import { getCustomer, type CustomerRecord } from '#shared/data/conversation-store.ts';
+import { getCustomerWithConsent } from '#shared/data/consent-store.ts';
 import { getTemplateVersion, latestApprovedVersion } from '#shared/data/template-store.ts';
 import { channels, type Channel } from '#shared/domain/message.ts';
 import type { TemplateVersion } from '#shared/domain/template.ts';
@@ -211,10 +210,10 @@ async function approvedVersion(templateId: string, wanted: number | undefined, c
 
 /** One customer's candidate message, or the domain error that refuses it. Store failures propagate: nothing is queued yet. */
 async function prepare(cmd: BroadcastCommand, version: TemplateVersion, customerId: string, index: number): Promise<Candidate | DomainError> {
-  let customer: CustomerRecord | undefined = await getCustomer(customerId);
-  if (customer?.mergedInto) customer = await getCustomer(await rootCustomer(customerId));
+  let { customer, consent } = await getCustomerWithConsent(customerId, cmd.channel);
+  if (customer?.mergedInto) ({ customer, consent } = await getCustomerWithConsent(await rootCustomer(customerId), cmd.channel));
   if (!customer) return new NotFoundError(`Unknown customer ${customerId}`);
-  if ((await getConsent(customer.customerId, cmd.channel)) === 'opted_out') return new StateConflictError('opted_out', `The customer opted out of ${cmd.channel}`);
+  if (consent === 'opted_out') return new StateConflictError('opted_out', `The customer opted out of ${cmd.channel}`);
   const variables = { ...(cmd.variables ?? {}), ...(cmd.perCustomerVariables?.[customerId] ?? {}) };
   let cost = 1;
   if (cmd.channel === 'sms') {

@@ -1,8 +1,7 @@
 import { senderFor } from '#shared/adapters/providers/channel-senders.ts';
 import { requireEnv } from '#shared/config.ts';
-import { getConsent } from '#shared/data/consent-store.ts';
-import { advanceStatus, claimForSending, getOutboundMessage, recordSent, releaseClaim, type OutboundMessage } from '#shared/data/outbound-store.ts';
-import { getTemplateVersion } from '#shared/data/template-store.ts';
+import { advanceStatus, claimForSending, getOutboundMessage, recordSent, releaseClaim, sendTimeState, type OutboundMessage } from '#shared/data/outbound-store.ts';
+import type { StoredTemplateVersion } from '#shared/data/template-store.ts';
 import { conversationIdOf, customerIdOf } from '#shared/domain/ids.ts';
 import type { Channel } from '#shared/domain/message.ts';
 import type { RenderedContent } from '#shared/domain/template.ts';
@@ -86,9 +85,10 @@ export async function deliverOutbound(job: DeliverJob, deps: DeliverDeps = defau
   };
 
   if (!message.to) return fail('no_address');
-  const content = await contentToSend(message);
+  const state = await sendTimeState(message);
+  const content = contentToSend(message, state.version);
   if (typeof content === 'string') return fail(content);
-  if ((await getConsent(message.customerId, message.channel)) === 'opted_out') return fail('opted_out');
+  if (state.consent === 'opted_out') return fail('opted_out');
 
   // Settings and the sender are resolved before the claim: a deployment fault must leave the message queued.
   const sender = deps.senderFor(message.channel);
@@ -133,14 +133,14 @@ async function findMessage(job: DeliverJob): Promise<OutboundMessage | undefined
 }
 
 /**
- * The text to send, or why not: a templated message is rendered again from its version, which must be
- * approved and carry the hash the message was queued with; an agent's message goes as written.
+ * The text to send, or why not: a templated message is rendered again from its version (as read just
+ * now), which must be approved and carry the hash the message was queued with; an agent's message goes
+ * as written.
  */
-async function contentToSend(message: OutboundMessage): Promise<RenderedContent | string> {
+function contentToSend(message: OutboundMessage, version: StoredTemplateVersion | undefined): RenderedContent | string {
   if (message.templateId === undefined || message.templateVersion === undefined) {
     return { channel: message.channel, body: message.body, ...(message.subject !== undefined ? { subject: message.subject } : {}) };
   }
-  const version = await getTemplateVersion(message.templateId, message.templateVersion);
   const stillApproved =
     version?.status === 'approved' &&
     version.contentHash === message.contentHash &&

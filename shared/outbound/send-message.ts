@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { sqsOutboundQueue, type OutboundQueue } from '#shared/adapters/sqs/outbound-queue.adapter.ts';
-import { getConsent } from '#shared/data/consent-store.ts';
-import { getCustomer, parseIdentityLabel } from '#shared/data/conversation-store.ts';
+import { getCustomerWithConsent } from '#shared/data/consent-store.ts';
+import { parseIdentityLabel } from '#shared/data/conversation-store.ts';
 import { advanceStatus, appendOutboundMessage, replyThreading } from '#shared/data/outbound-store.ts';
 import { getTemplateVersion, latestApprovedVersion } from '#shared/data/template-store.ts';
 import { customerIdOf } from '#shared/domain/ids.ts';
@@ -74,17 +74,16 @@ export async function sendMessage(cmd: SendMessageCommand, deps: SendMessageDeps
   const createdAt = deps.now().toISOString();
   const customerId = customerIdOf(cmd.conversationId);
   if (!customerId) throw new NotFoundError('Unknown conversation');
-  let customer = await getCustomer(customerId, { consistent: true });
-  if (customer?.mergedInto) customer = await getCustomer(await rootCustomer(customer.mergedInto));
+  let { customer, consent } = await getCustomerWithConsent(customerId, cmd.channel);
+  // Merged: the survivor holds the thread and the consent (opt-outs are copied to it).
+  if (customer?.mergedInto) ({ customer, consent } = await getCustomerWithConsent(await rootCustomer(customer.mergedInto), cmd.channel));
   if (!customer) throw new NotFoundError('Unknown conversation');
 
   const kind = addressKind[cmd.channel];
   const to = customer.identities.map(parseIdentityLabel).find((ref) => ref.kind === kind)?.value;
   if (!to) throw new UnprocessableError('no_address', `The customer has no ${kind} to reach them on ${cmd.channel}`);
 
-  if ((await getConsent(customer.customerId, cmd.channel)) === 'opted_out') {
-    throw new StateConflictError('opted_out', `The customer opted out of ${cmd.channel}`);
-  }
+  if (consent === 'opted_out') throw new StateConflictError('opted_out', `The customer opted out of ${cmd.channel}`);
 
   const threading = cmd.channel === 'email' ? await replyThreading(customer.conversationId) : undefined;
   const content = cmd.templateId !== undefined ? await templatedContent(cmd as SendMessageCommand & { templateId: string }) : agentContent(cmd, threading?.subject);
