@@ -1,6 +1,8 @@
 /**
  * One measured run of the ingest path against a fresh local stack, in this process (so the capacity
- * meter sees every DynamoDB call the handlers make). Prints one JSON line. Started by bench/run.ts:
+ * meter sees every DynamoDB call the handlers make): the most it takes (closed loop), then latency at
+ * a fixed offered load (open loop at BENCH_INGEST_RATE, default 300/s). Prints one JSON line. Started
+ * by bench/run.ts:
  *   tsx bench/ingest-run.ts <disk|memory> <seconds> <concurrency> <withThreadReads 0|1>
  */
 import { spawn } from 'node:child_process';
@@ -14,6 +16,8 @@ const root = resolve(import.meta.dirname, '..');
 const seconds = Number(secondsArg);
 const concurrency = Number(concurrencyArg);
 const CUSTOMERS = 200;
+/** The throughput target: the open-loop run measures latency at this offered load. */
+const RATE = Number(process.env.BENCH_INGEST_RATE ?? 300);
 
 /** The load generator's result line (the last JSON line on its stdout). */
 function lastResult<T>(out: string): T {
@@ -24,9 +28,9 @@ function lastResult<T>(out: string): T {
 
 type LoadResult = { ok: number; errors: number; rps: number; p50: number; p99: number };
 
-function runLoad(baseUrl: string, authToken: string, loadSeconds: number): Promise<LoadResult> {
+function runLoad(baseUrl: string, authToken: string, loadSeconds: number, rate = 0): Promise<LoadResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'bench', 'load.ts'), baseUrl, authToken, String(loadSeconds), String(concurrency), String(CUSTOMERS)], {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'bench', 'load.ts'), baseUrl, authToken, String(loadSeconds), String(concurrency), String(CUSTOMERS), String(rate)], {
       cwd: root,
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -55,6 +59,8 @@ try {
   const requests = Math.max(1, load.ok + load.errors);
   const wcu = capacityMeter.write / requests;
   const rcu = capacityMeter.read / requests;
+  // Latency at the target load: an open loop at RATE webhooks/s (as providers deliver), not at saturation.
+  const atRate = await runLoad(stack.baseUrl, authToken, seconds, RATE);
 
   // The floor: bare PutItem calls at the same concurrency against the same DynamoDB Local.
   let puts = 0;
@@ -110,6 +116,7 @@ try {
       bench: true,
       mode,
       load,
+      atRate: { ...atRate, rate: RATE },
       wcu,
       rcu,
       floor: { putsPerSecond: latencies.length / 5, p50: latencies[Math.floor(latencies.length / 2)], p99: latencies[Math.floor(latencies.length * 0.99)] },

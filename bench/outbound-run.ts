@@ -5,7 +5,12 @@
  * - outbound_per_s: approved template sends per second, from `POST /conversations/{id}/messages` to the
  *   provider fake receiving the call (through the outbound FIFO queue and the sender);
  * - approve_to_send_ms: p50 from the approval request to the first provider call for a send made right
- *   after it.
+ *   after it;
+ * - floor_sends_per_s: the DynamoDB part of a send alone, for comparison: the same data-module calls
+ *   the API and the sender make for one templated SMS (customer and consent, latest approved version,
+ *   the queued message; then the message, the send-time checks, the claim and `sent`), in a loop at the
+ *   same concurrency against the same DynamoDB Local, with no HTTP, JWT, SQS or provider. What the
+ *   emulator allows this design on this machine.
  *   tsx bench/outbound-run.ts <sends> <concurrency>
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -114,6 +119,36 @@ try {
   const accepted = performance.now();
   await waitUntil(() => twilio.requests.filter((r) => r.status < 300).length - before >= SENDS, 300_000);
   const delivered = performance.now();
+
+  // The floor: the same DynamoDB calls, in this process, straight to the data module.
+  const { getCustomerWithConsent } = await import('#shared/data/consent-store.ts');
+  const { latestApprovedVersion } = await import('#shared/data/template-store.ts');
+  const { appendOutboundMessage, getOutboundMessage, sendTimeState, claimForSending, recordSent } = await import('#shared/data/outbound-store.ts');
+  const { customerIdOf } = await import('#shared/domain/ids.ts');
+  const { randomUUID } = await import('node:crypto');
+  let floorNext = 0;
+  const floorStarted = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (floorNext < SENDS) {
+        const i = floorNext++;
+        const conversationId = conversations[i % CUSTOMERS]!;
+        const { customer } = await getCustomerWithConsent(customerIdOf(conversationId)!, 'sms');
+        const version = (await latestApprovedVersion(templateId))!;
+        const messageId = `msg_${randomUUID().replaceAll('-', '')}`;
+        const now = new Date().toISOString();
+        await appendOutboundMessage({
+          messageId, conversationId, customerId: customer!.customerId, channel: 'sms', direction: 'outbound', body: `Hi n${i}`, createdAt: now,
+          to: '+16285550001', sentBy: 'bench-agent', automated: true, templateId, templateVersion: version.version, contentHash: version.contentHash, variables: { first: `n${i}` },
+        });
+        const message = (await getOutboundMessage(conversationId, messageId))!;
+        await sendTimeState(message);
+        if ((await claimForSending(message, now)) !== 'claimed') throw new Error('floor: claim refused');
+        await recordSent(conversationId, messageId, { provider: 'twilio', providerMessageId: `SM${i}` }, now);
+      }
+    }),
+  );
+  const floorSeconds = (performance.now() - floorStarted) / 1000;
   console.log(
     JSON.stringify({
       bench: true,
@@ -122,6 +157,7 @@ try {
       approve_to_send_ms_p50: approveToSend[Math.floor(approveToSend.length / 2)],
       approve_to_send_ms_max: approveToSend[approveToSend.length - 1],
       sends: SENDS,
+      floor_sends_per_s: SENDS / floorSeconds,
     }),
   );
 } finally {

@@ -53,8 +53,10 @@ async function measureBundles(): Promise<{ sizes: Record<string, number>; initMs
   return { sizes, initMs };
 }
 
+type LoadFigures = { ok: number; errors: number; rps: number; p50: number; p99: number };
 type IngestRun = {
-  load: { ok: number; errors: number; rps: number; p50: number; p99: number };
+  load: LoadFigures;
+  atRate: LoadFigures & { rate: number };
   wcu: number;
   rcu: number;
   floor: { putsPerSecond: number; p50: number; p99: number };
@@ -74,7 +76,7 @@ function ingestRun(mode: 'disk' | 'memory', withThreads: boolean): Promise<Inges
   });
 }
 
-type OutboundRun = { outbound_per_s: number; api_accept_per_s: number; approve_to_send_ms_p50: number; approve_to_send_ms_max: number; sends: number };
+type OutboundRun = { outbound_per_s: number; api_accept_per_s: number; approve_to_send_ms_p50: number; approve_to_send_ms_max: number; sends: number; floor_sends_per_s: number };
 
 function outboundRun(mode: 'disk' | 'memory'): Promise<OutboundRun> {
   return new Promise((resolvePromise, reject) => {
@@ -99,9 +101,13 @@ const round = (n: number, digits = 1) => Number(n.toFixed(digits));
 
 const results = {
   ingest_rps: Math.round(disk.load.rps),
-  ingest_p99_ms: round(disk.load.p99),
-  ingest_p50_ms: round(disk.load.p50),
-  ingest_errors: disk.load.errors,
+  ingest_p99_ms: round(disk.atRate.p99),
+  ingest_p50_ms: round(disk.atRate.p50),
+  ingest_offered_rps: disk.atRate.rate,
+  ingest_achieved_rps_at_offered: Math.round(disk.atRate.rps),
+  ingest_p99_ms_saturated: round(disk.load.p99),
+  ingest_p50_ms_saturated: round(disk.load.p50),
+  ingest_errors: disk.load.errors + disk.atRate.errors,
   wcu_per_inbound: round(disk.wcu, 2),
   rcu_per_inbound: round(disk.rcu, 2),
   thread_read_rcu_100: memory.thread!.rcu100,
@@ -111,8 +117,11 @@ const results = {
   floor_putitem_per_s: Math.round(disk.floor.putsPerSecond),
   floor_putitem_p99_ms: round(disk.floor.p99),
   ingest_rps_ddb_in_memory: Math.round(memory.load.rps),
-  ingest_p99_ms_ddb_in_memory: round(memory.load.p99),
-  ingest_p50_ms_ddb_in_memory: round(memory.load.p50),
+  ingest_p99_ms_ddb_in_memory: round(memory.atRate.p99),
+  ingest_p50_ms_ddb_in_memory: round(memory.atRate.p50),
+  ingest_achieved_rps_at_offered_ddb_in_memory: Math.round(memory.atRate.rps),
+  ingest_p99_ms_saturated_ddb_in_memory: round(memory.load.p99),
+  ingest_p50_ms_saturated_ddb_in_memory: round(memory.load.p50),
   wcu_per_inbound_ddb_in_memory: round(memory.wcu, 2),
   floor_putitem_per_s_ddb_in_memory: Math.round(memory.floor.putsPerSecond),
   floor_putitem_p99_ms_ddb_in_memory: round(memory.floor.p99),
@@ -121,6 +130,8 @@ const results = {
   approve_to_send_ms: round(outbound.approve_to_send_ms_p50),
   approve_to_send_ms_max: round(outbound.approve_to_send_ms_max),
   outbound_sends: outbound.sends,
+  floor_outbound_data_per_s: round(outbound.floor_sends_per_s),
+  floor_outbound_data_per_s_ddb_in_memory: round(outboundMemory.floor_sends_per_s),
   outbound_per_s_ddb_in_memory: round(outboundMemory.outbound_per_s),
   approve_to_send_ms_ddb_in_memory: round(outboundMemory.approve_to_send_ms_p50),
   load_seconds: LOAD_SECONDS,
@@ -132,10 +143,13 @@ const results = {
 writeFileSync(join(root, 'bench', 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
 
 const rows: Array<[string, string | number, string | number, string]> = [
-  ['ingest_rps (signed SMS/s via gateway)', results.ingest_rps, results.ingest_rps_ddb_in_memory, '>= 300'],
-  ['ingest_p99_ms', results.ingest_p99_ms, results.ingest_p99_ms_ddb_in_memory, '<= 25'],
-  ['ingest_p50_ms', results.ingest_p50_ms, results.ingest_p50_ms_ddb_in_memory, ''],
-  ['ingest_errors', results.ingest_errors, memory.load.errors, '0'],
+  ['ingest_rps (signed SMS/s via gateway, closed loop)', results.ingest_rps, results.ingest_rps_ddb_in_memory, '>= 300'],
+  [`ingest_p99_ms (open loop, ${results.ingest_offered_rps}/s offered)`, results.ingest_p99_ms, results.ingest_p99_ms_ddb_in_memory, '<= 25'],
+  [`ingest_p50_ms (open loop, ${results.ingest_offered_rps}/s offered)`, results.ingest_p50_ms, results.ingest_p50_ms_ddb_in_memory, ''],
+  ['  achieved /s at that offered load', results.ingest_achieved_rps_at_offered, results.ingest_achieved_rps_at_offered_ddb_in_memory, ''],
+  ['ingest_p99_ms_saturated (closed loop)', results.ingest_p99_ms_saturated, results.ingest_p99_ms_saturated_ddb_in_memory, ''],
+  ['ingest_p50_ms_saturated (closed loop)', results.ingest_p50_ms_saturated, results.ingest_p50_ms_saturated_ddb_in_memory, ''],
+  ['ingest_errors', results.ingest_errors, memory.load.errors + memory.atRate.errors, '0'],
   ['wcu_per_inbound', results.wcu_per_inbound, results.wcu_per_inbound_ddb_in_memory, '<= 2'],
   ['rcu_per_inbound', results.rcu_per_inbound, round(memory.rcu, 2), ''],
   ['floor: bare PutItem/s', results.floor_putitem_per_s, results.floor_putitem_per_s_ddb_in_memory, `concurrency ${CONCURRENCY}`],
@@ -143,6 +157,7 @@ const rows: Array<[string, string | number, string | number, string]> = [
   ['thread_read_rcu_100', '', results.thread_read_rcu_100, '= thread_read_rcu_10000'],
   ['thread_read_rcu_10000', '', results.thread_read_rcu_10000, ''],
   ['outbound_per_s (API → Twilio fake)', results.outbound_per_s, results.outbound_per_s_ddb_in_memory, '>= 200'],
+  ['floor: the DynamoDB calls of a send alone, sends/s', results.floor_outbound_data_per_s, results.floor_outbound_data_per_s_ddb_in_memory, 'concurrency 16'],
   ['approve_to_send_ms (p50)', results.approve_to_send_ms, results.approve_to_send_ms_ddb_in_memory, ''],
   ['max_bundle_kb', results.max_bundle_kb, '', '<= 600'],
   ['max_init_ms', results.max_init_ms, '', '<= 150'],
