@@ -23,6 +23,11 @@ const handlerBuild = {
   externalModules: [] as string[],
   mainFields: ['module', 'main'],
   banner: esmRequireBanner,
+  /**
+   * Comments a dependency marks to keep (`@license`, `@preserve`, `/*!`) go to `<bundle>.LEGAL.txt` beside
+   * the bundle, not into it: they stay in the deployment package, and the bundle carries code only.
+   */
+  legalComments: 'external',
   /** Lambda's credentials are always in env vars: see shared/adapters/aws/lambda-credentials.ts. */
   alias: { '@aws-sdk/credential-provider-node': fileURLToPath(new URL('../shared/adapters/aws/lambda-credentials.ts', import.meta.url)) },
 } as const;
@@ -45,7 +50,10 @@ export const handlerBundling: BundlingOptions = {
   externalModules: [...handlerBuild.externalModules],
   mainFields: [...handlerBuild.mainFields],
   banner: handlerBuild.banner,
-  esbuildArgs: Object.fromEntries(Object.entries(handlerBuild.alias).map(([from, to]) => [`--alias:${from}`, to])),
+  esbuildArgs: {
+    '--legal-comments': handlerBuild.legalComments,
+    ...Object.fromEntries(Object.entries(handlerBuild.alias).map(([from, to]) => [`--alias:${from}`, to])),
+  },
   forceDockerBundling: false,
 };
 
@@ -71,6 +79,7 @@ export function esbuildOptionsFor(entry: string, outfile: string): BuildOptions 
     external: [...handlerBuild.externalModules],
     mainFields: [...handlerBuild.mainFields],
     banner: { js: handlerBuild.banner },
+    legalComments: handlerBuild.legalComments,
     alias: { ...handlerBuild.alias },
   };
 }

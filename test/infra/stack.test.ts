@@ -145,6 +145,7 @@ describe('Lambda functions', () => {
       externalModules: [],
       mainFields: ['module', 'main'],
       banner: esmRequireBanner,
+      esbuildArgs: { '--legal-comments': 'external' },
       forceDockerBundling: false,
     });
     expect(esbuild).toMatchObject({
@@ -158,6 +159,7 @@ describe('Lambda functions', () => {
       external: [],
       mainFields: ['module', 'main'],
       banner: { js: esmRequireBanner },
+      legalComments: 'external',
     });
   });
 });

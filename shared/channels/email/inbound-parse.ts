@@ -1,4 +1,5 @@
 import busboy from 'busboy';
+import { compile } from 'html-to-text';
 import { MAX_BODY_BYTES } from '#shared/config.ts';
 import { PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError, type DomainError } from '#shared/errors.ts';
 import { parseAddressList, parseMailbox } from '#shared/channels/email/address.ts';
@@ -109,7 +110,7 @@ export async function parseInboundParse(
 
   const html = field('html');
   const textPart = field('text');
-  const text = (textPart === undefined || textPart.trim() === '') && html !== undefined ? await htmlToText(html) : (textPart ?? '');
+  const text = (textPart === undefined || textPart.trim() === '') && html !== undefined ? htmlToText(html) : (textPart ?? '');
 
   return {
     fromAddress: sender.address,
@@ -242,24 +243,21 @@ function collapseLineBreaks(value: string): string {
   return value.replace(/\r?\n[ \t]*/g, ' ').trim();
 }
 
-type HtmlConverter = (html: string) => string;
-let htmlConverter: Promise<HtmlConverter> | undefined;
+let htmlConverter: ((html: string) => string) | undefined;
 
 /**
- * Reduces an HTML body to text. html-to-text is loaded on first use only, so a cold start that never
- * meets an HTML-only mail does not pay for evaluating it.
+ * Reduces an HTML body to text, with the converter compiled on first use. html-to-text is imported
+ * statically: the bundle is one file either way, and a dynamic import would only keep esbuild from
+ * tree-shaking it (and its htmlparser2/entities dependencies).
  */
-async function htmlToText(html: string): Promise<string> {
-  htmlConverter ??= import('html-to-text').then(({ compile }) =>
-    compile({
-      wordwrap: false,
-      selectors: [
-        { selector: 'img', format: 'skip' },
-        { selector: 'a', options: { hideLinkHrefIfSameAsText: true, ignoreHref: false } },
-      ],
-    }),
-  );
-  const convert = await htmlConverter;
+function htmlToText(html: string): string {
+  const convert = (htmlConverter ??= compile({
+    wordwrap: false,
+    selectors: [
+      { selector: 'img', format: 'skip' },
+      { selector: 'a', options: { hideLinkHrefIfSameAsText: true, ignoreHref: false } },
+    ],
+  }));
   try {
     return convert(html).trim();
   } catch {
