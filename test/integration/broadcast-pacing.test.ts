@@ -1,11 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyStackEnv, baseUrl, postChat, stackEnv, staffToken } from '#test/helpers/index.ts';
-import type { SendMessageCommand, SendMessageResult } from '#shared/outbound/send-message.ts';
+import type { SendMessageCommand } from '#shared/outbound/send-message.ts';
 import { allMessages, freshId } from './support.ts';
 
-// The broadcast use case itself, against the stack's DynamoDB, with the send step faked: pacing with a
-// fractional rate, the time budget, and a store failure on one customer.
+// The broadcast use case itself, in this process against the stack's DynamoDB and outbound queue, with
+// the real send step (the message into the thread, the job onto the queue) and a fixed clock: pacing with
+// a fractional rate, the time budget, and a store failure on one customer (injected in front of the real
+// send: DynamoDB Local cannot be made to throttle one key).
 type Broadcast = typeof import('#shared/outbound/broadcast.ts');
+type OutboundStore = typeof import('#shared/data/outbound-store.ts');
 
 async function call(path: string, as: { sub: string; roles: string[] }, body?: unknown): Promise<Response> {
   const headers: Record<string, string> = { authorization: `Bearer ${await staffToken(as.sub, as.roles)}` };
@@ -35,29 +38,35 @@ async function approvedChatTemplate(): Promise<string> {
 describe('broadcast use case: pacing and time budget', () => {
   let restoreEnv: () => void;
   let broadcast: Broadcast;
+  let store: OutboundStore;
+  // Far ahead: the sender holds these messages (notBefore) for the whole test run.
   const start = new Date('2030-01-01T00:00:00.000Z');
 
   beforeAll(async () => {
     restoreEnv = applyStackEnv();
     // Imported after the env is applied: the data module reads DYNAMODB_ENDPOINT when it loads.
     broadcast = await import('#shared/outbound/broadcast.ts');
+    store = await import('#shared/data/outbound-store.ts');
   });
   afterAll(() => restoreEnv());
 
-  function fakeSender() {
+  /** The real send step, with the commands it was given recorded. */
+  function recordingSender() {
     const sent: SendMessageCommand[] = [];
-    const sendMessage = async (cmd: SendMessageCommand): Promise<SendMessageResult> => {
+    const sendMessage = (cmd: SendMessageCommand) => {
       sent.push(cmd);
-      return { messageId: `msg_${sent.length}`, conversationId: cmd.conversationId, status: 'queued' };
+      return broadcast.defaultBroadcastDeps.sendMessage(cmd);
     };
     return { sent, sendMessage };
   }
+
+  const outboundOf = async (conversationId: string) => (await allMessages(conversationId)).filter((m) => m.direction === 'outbound');
 
   it('holds message k until start + floor(k / rate) seconds, also for a fractional rate', async () => {
     // Prepare
     const customers = await chatCustomers(4);
     const templateId = await approvedChatTemplate();
-    const { sent, sendMessage } = fakeSender();
+    const { sent, sendMessage } = recordingSender();
     // Act
     const result = await broadcast.startBroadcast(
       { templateId, channel: 'chat', customerIds: customers.map((c) => c.customerId), createdBy: 'agent-1' },
@@ -67,13 +76,27 @@ describe('broadcast use case: pacing and time budget', () => {
     expect(result.refused).toEqual([]);
     expect(result.accepted.map((a) => a.notBefore)).toEqual(['2030-01-01T00:00:00.000Z', '2030-01-01T00:00:02.000Z', '2030-01-01T00:00:04.000Z', '2030-01-01T00:00:06.000Z']);
     expect(sent.map((c) => [c.conversationId, c.broadcastId, c.version, c.sentBy])).toEqual(customers.map((c) => [c.conversationId, result.broadcastId, 1, 'agent-1']));
+    // Each customer's thread holds one queued message, held until its slot.
+    for (const [i, c] of customers.entries()) {
+      const accepted = result.accepted[i]!;
+      expect((await outboundOf(c.conversationId)).map((m) => m.messageId)).toEqual([accepted.messageId]);
+      expect(await store.getOutboundMessage(c.conversationId, accepted.messageId)).toMatchObject({
+        status: 'queued',
+        notBefore: accepted.notBefore,
+        broadcastId: result.broadcastId,
+        templateId,
+        templateVersion: 1,
+        sentBy: 'agent-1',
+        body: 'Maintenance tonight.',
+      });
+    }
   });
 
   it('reports the customers it had no time left for as not_attempted, in order, and queues nothing for them', async () => {
     // Prepare
     const customers = await chatCustomers(3);
     const templateId = await approvedChatTemplate();
-    const { sent, sendMessage } = fakeSender();
+    const { sent, sendMessage } = recordingSender();
     // Act: the budget is already spent once the customers are read
     const result = await broadcast.startBroadcast(
       { templateId, channel: 'chat', customerIds: customers.map((c) => c.customerId), createdBy: 'agent-1' },
@@ -83,13 +106,14 @@ describe('broadcast use case: pacing and time budget', () => {
     expect(sent).toEqual([]);
     expect(result.accepted).toEqual([]);
     expect(result.refused.map((r) => [r.customerId, r.code])).toEqual(customers.map((c) => [c.customerId, 'not_attempted']));
+    for (const c of customers) expect(await outboundOf(c.conversationId)).toEqual([]);
   });
 
   it('reports a store failure on one customer for a retry and still queues the others', async () => {
     // Prepare
     const customers = await chatCustomers(3);
     const templateId = await approvedChatTemplate();
-    const { sendMessage } = fakeSender();
+    const { sendMessage } = recordingSender();
     const failing = async (cmd: SendMessageCommand) => {
       if (cmd.conversationId === customers[1]!.conversationId) throw new Error('ProvisionedThroughputExceededException');
       return sendMessage(cmd);
@@ -103,6 +127,9 @@ describe('broadcast use case: pacing and time budget', () => {
     expect(result.accepted.map((a) => a.customerId)).toEqual([customers[0]!.customerId, customers[2]!.customerId]);
     expect(result.refused).toEqual([{ customerId: customers[1]!.customerId, code: 'internal_error', message: expect.any(String) }]);
     expect(result.refused[0]!.message).not.toContain('Provisioned');
-    for (const c of customers) expect((await allMessages(c.conversationId)).filter((m) => m.direction === 'outbound')).toEqual([]);
+    // The others really are queued in their threads; the failed one has nothing.
+    expect((await outboundOf(customers[0]!.conversationId)).map((m) => m.messageId)).toEqual([result.accepted[0]!.messageId]);
+    expect(await outboundOf(customers[1]!.conversationId)).toEqual([]);
+    expect((await outboundOf(customers[2]!.conversationId)).map((m) => m.messageId)).toEqual([result.accepted[1]!.messageId]);
   });
 });
