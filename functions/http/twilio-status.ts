@@ -1,8 +1,8 @@
 import * as z from 'zod/mini';
 import { verifiedTwilioForm } from '#shared/channels/twilio/twilio-webhook.ts';
-import { ValidationError } from '#shared/errors.ts';
 import { httpHandler } from '#shared/http/http-handler.ts';
 import { twiml } from '#shared/http/responses.ts';
+import { logger } from '#shared/logger.ts';
 import { applyDeliveryStatus, twilioCallStatus, twilioMessageStatus } from '#shared/outbound/status-callbacks.ts';
 
 const EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>';
@@ -34,12 +34,17 @@ const target = z.object({ conversationId: z.string().check(z.regex(/^conv_[0-9a-
 /**
  * Twilio status callback (`POST /webhooks/twilio/status?conversationId=…&messageId=…`): moves the
  * message's status forward only. Answers 200 with empty TwiML whatever the message's state (unknown,
- * already further, another provider id), since Twilio has nothing to retry.
+ * already further, another provider id), since Twilio has nothing to retry. A signed callback whose URL
+ * names no message of ours (a status callback URL set by hand in the Twilio console, say) is ignored the
+ * same way: a 4xx would only make Twilio report errors about a callback that can never apply.
  */
 export const handler = httpHandler(async (event) => {
   const params = await verifiedTwilioForm(event, statusSchema);
   const ids = target.safeParse(event.queryStringParameters ?? {});
-  if (!ids.success) throw new ValidationError('The callback URL must carry conversationId and messageId');
+  if (!ids.success) {
+    logger.warn('twilio status callback names no message; ignored', { providerMessageId: params.MessageSid ?? params.CallSid });
+    return twiml(EMPTY_TWIML);
+  }
   const reported = params.MessageSid !== undefined && params.MessageStatus !== undefined
     ? twilioMessageStatus(params.MessageStatus, params.ErrorCode)
     : twilioCallStatus(params.CallStatus!);

@@ -93,8 +93,14 @@ describe('Twilio status callbacks', () => {
     expect(await messageIn(conversationId, messageId)).toMatchObject({ status: 'sent' });
   });
 
-  it('answers 400 when the callback URL does not name a message', async () => {
-    await errorOf(await twilioStatus('/webhooks/twilio/status', { MessageSid: 'SM00000000000000000000000000000000', MessageStatus: 'delivered' }), 400);
+  it('answers 200 and changes nothing when the signed callback URL names no message of ours', async () => {
+    for (const path of ['/webhooks/twilio/status', '/webhooks/twilio/status?conversationId=conv_x&messageId=msg_y']) {
+      await expectNothingWritten(async () => {
+        const res = await twilioStatus(path, { MessageSid: 'SM00000000000000000000000000000000', MessageStatus: 'delivered' });
+        expect(res.status).toBe(200);
+        expect(await res.text()).toContain('<Response></Response>');
+      });
+    }
   });
 });
 
