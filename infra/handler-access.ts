@@ -33,8 +33,8 @@ export type StackSettingName = (typeof stackSettingNames)[number];
  * variables and nothing else, so least privilege is reviewed here, in one place.
  */
 export type HandlerAccess = {
-  /** `read`: GetItem/Query only; `readWrite`: also Put/Update/Delete/TransactWrite. */
-  readonly table: 'read' | 'readWrite';
+  /** `none`: no access and no `TABLE_NAME`; `read`: GetItem/Query only; `readWrite`: also Put/Update/Delete/TransactWrite. */
+  readonly table: 'none' | 'read' | 'readWrite';
   /** Secrets the handler reads (gets `<NAME>_SECRET_ARN` and `GetSecretValue` on that secret only). */
   readonly secrets: readonly SecretName[];
   /** Queue logical names (`queueConsumers[].queue`) the handler sends to (gets `<QUEUE>_QUEUE_URL` and SendMessage). */
@@ -72,6 +72,9 @@ const webhookSecretByEntryPrefix: ReadonlyArray<readonly [prefix: string, secret
 
 /** The webhooks that put customer messages into threads; only they hand work to the inbound-work queue. */
 const ingestWebhooks = ['twilio-sms', 'twilio-voice-transcription', 'sendgrid-inbound', 'chat-inbound'];
+
+/** The voice webhook only answers with TwiML (the transcription callback stores the message): no table access. */
+const webhooksWithoutData = ['twilio-voice'];
 
 /** Only the email webhook receives attachment content inline (multipart files); the others carry URLs. */
 const webhooksStoringAttachments = ['sendgrid-inbound'];
@@ -114,7 +117,7 @@ export function accessForRoute(route: HttpRoute): HandlerAccess {
         );
       }
       return {
-        table: 'readWrite',
+        table: webhooksWithoutData.includes(name) ? 'none' : 'readWrite',
         secrets: [secret, ...(extra.secrets ?? [])],
         enqueue: [...(ingestWebhooks.includes(name) ? [inboundWorkQueue] : []), ...(extra.enqueue ?? [])],
         putAttachments: webhooksStoringAttachments.includes(name),
@@ -144,11 +147,12 @@ export function accessForRoute(route: HttpRoute): HandlerAccess {
 
 /** Each consumer's access, by the queue it consumes. */
 const consumerAccessByQueue: Readonly<Record<string, Omit<HandlerAccess, 'consumes'>>> = {
-  // Completes inbound work: copies media (Twilio media URLs need the account's Basic auth) and sweeps merges.
+  // Completes inbound work: copies media (Twilio media URLs need the account's Basic auth) and sweeps
+  // merges. A sweep whose request stopped before marking the merge does the merge, which queues its own sweep.
   [inboundWorkQueue]: {
     table: 'readWrite',
     secrets: ['TWILIO_AUTH_TOKEN'],
-    enqueue: [],
+    enqueue: [inboundWorkQueue],
     putAttachments: true,
     staffJwt: false,
     publicBaseUrl: false,

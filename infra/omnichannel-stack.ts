@@ -121,7 +121,7 @@ export class OmnichannelStack extends Stack {
 
     /** Environment variables that go with an access profile (names from the handler contract). */
     const environmentFor = (access: HandlerAccess): Record<string, string> => {
-      const env: Record<string, string> = { TABLE_NAME: table.tableName };
+      const env: Record<string, string> = access.table === 'none' ? {} : { TABLE_NAME: table.tableName };
       for (const name of access.secrets) env[`${name}_SECRET_ARN`] = secrets.secret(name).secretArn;
       for (const queue of access.enqueue) env[queueUrlEnvName(queue)] = queueNamed(queue).queueUrl;
       if (access.consumes !== undefined) env[queueUrlEnvName(access.consumes)] = queueNamed(access.consumes).queueUrl;
@@ -151,16 +151,18 @@ export class OmnichannelStack extends Stack {
         acknowledge('Action::kms:ReEncrypt*', reason);
       };
 
-      if (access.table === 'read') {
-        table.grantReadData(fn);
-      } else {
-        table.grantReadWriteData(fn);
-        acknowledgeDataKeyWrites();
+      if (access.table !== 'none') {
+        if (access.table === 'read') {
+          table.grantReadData(fn);
+        } else {
+          table.grantReadWriteData(fn);
+          acknowledgeDataKeyWrites();
+        }
+        acknowledge(
+          `Resource::<${tableLogicalId}.Arn>/index/*`,
+          'Data-plane access to the indexes of this one table (the thread index lsi1 is queried); no other table.',
+        );
       }
-      acknowledge(
-        `Resource::<${tableLogicalId}.Arn>/index/*`,
-        'Data-plane access to the indexes of this one table (the thread index lsi1 is queried); no other table.',
-      );
 
       for (const name of access.secrets) secrets.secret(name).grantRead(fn);
 

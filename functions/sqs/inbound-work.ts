@@ -4,6 +4,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import * as z from 'zod/mini';
 import { fetchMedia } from '#shared/ingest/fetch-media.ts';
+import { sqsWorkQueue } from '#shared/adapters/sqs/sqs-work-queue.adapter.ts';
 import { sweepMerged } from '#shared/ingest/resolve-customer.ts';
 import { logger } from '#shared/logger.ts';
 import { parseJob } from '#shared/queue/parse-job.ts';
@@ -20,7 +21,7 @@ async function recordHandler(record: SQSRecord): Promise<void> {
   const job = parseJob(record, jobSchema, 'inbound-work');
   if (!job) return;
   if (job.type === 'fetch-media') await fetchMedia(job);
-  else await sweepMerged(job.fromCustomerId);
+  else await sweepMerged(job.fromCustomerId, job.toCustomerId, new Date().toISOString(), sqsWorkQueue);
 }
 
 /** Inbound-work consumer: slow follow-ups of ingest (media copies, merge sweeps), with partial batch failure reporting. */

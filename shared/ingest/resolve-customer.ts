@@ -37,29 +37,44 @@ export async function rootCustomer(customerId: string): Promise<string> {
 /**
  * Merges two customers into one: the one with the smaller id survives (a fixed direction, so two
  * concurrent merges of the same pair can never point at each other). Identities are repointed and every
- * message moved; each step is idempotent, so a retry after a crash finishes the job.
+ * message moved; each step is idempotent.
+ *
+ * A merge that stops part-way (the request timed out or crashed after marking the absorbed customer) is
+ * finished twice over: the `sweep-merged` job, queued before the first write, runs the steps again; and
+ * a retried delivery, which finds the two already one customer, finishes the steps for the one left behind.
  */
 export async function mergeCustomers(a: string, b: string, now: string, workQueue: WorkQueue): Promise<string> {
   const [rootA, rootB] = await Promise.all([rootCustomer(a), rootCustomer(b)]);
-  if (rootA === rootB) return rootA;
+  if (rootA === rootB) {
+    // Reached only when an identity still points at an absorbed customer: a merge in progress or one that
+    // stopped part-way. The steps are idempotent, so finishing them here is safe either way.
+    for (const left of new Set([a, b])) if (left !== rootA) await finishMerge(left, rootA, now);
+    return rootA;
+  }
   const [survivor, absorbed] = rootA < rootB ? [rootA, rootB] : [rootB, rootA];
+  // First, so that nothing below can be left half-done: the job finishes the merge, and moves a message
+  // whose identity lookup ran just before the repoint and landed in the absorbed thread.
+  await workQueue.enqueue({ type: 'sweep-merged', fromCustomerId: absorbed, toCustomerId: survivor }, { delaySeconds: SWEEP_DELAY_SECONDS });
   const target = await markCustomerMerged(absorbed, survivor, now);
   if (target !== survivor) return mergeCustomers(survivor, target, now, workQueue);
   await finishMerge(absorbed, survivor, now);
-  // A message whose identity lookup ran just before the repoint may still land in the absorbed thread.
-  await workQueue.enqueue({ type: 'sweep-merged', fromCustomerId: absorbed, toCustomerId: survivor }, { delaySeconds: SWEEP_DELAY_SECONDS });
   logger.info('customers merged', { survivor, absorbed });
   return survivor;
 }
 
 /**
- * Moves what landed in an absorbed customer's thread after its merge into the thread it now belongs
- * to (following later merges). Idempotent.
+ * The `sweep-merged` job, due after any webhook that raced the merge has finished: runs the merge's
+ * steps again (following later merges), so identities, opt-outs and every message that landed in the
+ * absorbed thread end up with the live customer. If the request that queued it stopped before it even
+ * marked the merge, the job does the merge. Idempotent.
  */
-export async function sweepMerged(fromCustomerId: string): Promise<number> {
+export async function sweepMerged(fromCustomerId: string, toCustomerId: string, now: string, workQueue: WorkQueue): Promise<void> {
   const root = await rootCustomer(fromCustomerId);
-  if (root === fromCustomerId) return 0;
-  return moveThread(conversationIdOf(fromCustomerId), conversationIdOf(root), root);
+  if (root === fromCustomerId) {
+    if ((await rootCustomer(toCustomerId)) !== root) await mergeCustomers(fromCustomerId, toCustomerId, now, workQueue);
+    return;
+  }
+  await finishMerge(fromCustomerId, root, now);
 }
 
 /**

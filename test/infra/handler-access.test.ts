@@ -16,7 +16,7 @@ const handlers: Array<{ name: string; entry: string; access: HandlerAccess }> = 
   ...queueConsumers.map((c) => ({ name: c.name, entry: c.entry, access: accessForConsumer(c) })),
 ];
 const queueUrlNames = new Map(queueConsumers.map((c) => [queueUrlEnvName(c.queue), c.queue]));
-const candidates = [...providerSecretNames, ...stackSettingNames, ...queueUrlNames.keys(), 'PUBLIC_BASE_URL', 'ATTACHMENTS_BUCKET'];
+const candidates = [...providerSecretNames, ...stackSettingNames, ...queueUrlNames.keys(), 'PUBLIC_BASE_URL', 'ATTACHMENTS_BUCKET', 'TABLE_NAME'];
 
 let reads: Map<string, Set<string>>;
 
@@ -48,6 +48,13 @@ describe('the access table against the handlers it deploys', () => {
       // A consumer always knows its own queue's URL (it can only postpone on it); sending needs a reason in the code.
       for (const queue of access.enqueue) expect(named, `${name} may send to ${queue}`).toContain(queue);
     }
+  });
+
+  it('gives table access to exactly the handlers whose code uses the table', () => {
+    for (const { name, entry, access } of handlers) {
+      expect(access.table === 'none', name).toBe(!(reads.get(entry)?.has('TABLE_NAME') ?? false));
+    }
+    expect(handlers.find((h) => h.name === 'TwilioVoiceWebhook')?.access.table).toBe('none');
   });
 
   it('hands each handler exactly the deploy-time settings its code reads', () => {

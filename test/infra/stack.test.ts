@@ -276,6 +276,8 @@ const expectedSends: Readonly<Record<string, readonly string[]>> = {
   SubmitTemplateVersion: ['template-approvals'],
   SendMessage: ['outbound'],
   CreateBroadcast: ['outbound'],
+  // A merge sweep whose request stopped before marking the merge does the merge, and queues its sweep.
+  InboundWorkConsumer: ['inbound-work'],
 };
 
 const allFunctionNames = [...deployedRoutes.map((r) => r.name), ...queueConsumers.map((c) => c.name)];
@@ -382,7 +384,7 @@ describe('Function environment and grants', () => {
     for (const description of writers) expect(envOf(functionFor(description))['ATTACHMENTS_BUCKET']).toEqual({ Ref: expect.any(String) });
   });
 
-  it('lets each consumer consume its own queue (receive, delete, postpone), knowing its URL but not sending to it', () => {
+  it('lets each consumer consume its own queue (receive, delete, postpone), knowing its URL, sending to it only where the access table says why', () => {
     for (const consumer of queueConsumers) {
       // Act
       const fn = consumerFunction(consumer);
@@ -393,7 +395,7 @@ describe('Function environment and grants', () => {
       expect(resourcesOf(consume), consumer.name).toEqual([{ 'Fn::GetAtt': [queueId, 'Arn'] }]);
       expect(actionsOf(consume), consumer.name).toEqual(expect.arrayContaining(['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility']));
       expect(actionsOf(statementsOf(fn)), consumer.name).toEqual(expect.arrayContaining(['dynamodb:PutItem']));
-      expect(actionsOf(statementsOf(fn)), consumer.name).not.toContain('sqs:SendMessage');
+      if (!(expectedSends[consumer.name] ?? []).includes(consumer.queue)) expect(actionsOf(statementsOf(fn)), consumer.name).not.toContain('sqs:SendMessage');
       expect(envOf(fn)[`${consumer.queue.replace(/-/g, '_').toUpperCase()}_QUEUE_URL`], consumer.name).toEqual({ Ref: queueId });
     }
   });

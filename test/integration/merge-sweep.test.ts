@@ -54,4 +54,77 @@ describe('a message that races a merge ends up in the surviving thread', () => {
     );
     expect(bodies.sort()).toEqual(['from A', 'from B', 'linking', 'raced the merge']);
   });
+
+  describe('a merge that stopped part-way is finished', () => {
+    const env = () => stackEnv();
+    const chat = (body: Record<string, string>) => postChat(baseUrl(), { messageId: freshId('m'), sentAt: new Date().toISOString(), ...body }, { secret: env().CHAT_WEBHOOK_SECRET });
+    const sweepJob = async (fromCustomerId: string, toCustomerId: string) => {
+      const e = env();
+      const sqs = new SQSClient({ endpoint: e.SQS_ENDPOINT, region: e.AWS_REGION, credentials: { accessKeyId: e.AWS_ACCESS_KEY_ID, secretAccessKey: e.AWS_SECRET_ACCESS_KEY } });
+      await sqs.send(new SendMessageCommand({ QueueUrl: e.INBOUND_WORK_QUEUE_URL, MessageBody: JSON.stringify({ type: 'sweep-merged', fromCustomerId, toCustomerId }) }));
+      sqs.destroy();
+    };
+
+    /** Customer A (chat user A, one message) and customer B (chat user B with an email, one message). */
+    async function twoCustomers() {
+      const email = `${freshId('partway')}@example.com`;
+      const userA = freshId('user');
+      const userB = freshId('user');
+      await chat({ userId: userA, text: 'from A' });
+      await chat({ userId: userB, text: 'from B', email });
+      const a = await customerBy(`chatUserId=${userA}`);
+      const b = await customerBy(`chatUserId=${userB}`);
+      const [survivor, absorbed] = a.customerId < b.customerId ? [a, b] : [b, a];
+      return { email, userA, userB, survivor, absorbed };
+    }
+
+    /**
+     * What a user sees once the merge is complete: every identity finds the survivor, the absorbed
+     * customer's next message goes straight into the surviving thread, which holds every message once.
+     */
+    async function expectMerged(c: Awaited<ReturnType<typeof twoCustomers>>, bodies: string[]) {
+      for (const query of [`chatUserId=${c.userA}`, `chatUserId=${c.userB}`, `email=${encodeURIComponent(c.email)}`]) {
+        expect((await customerBy(query)).customerId, query).toBe(c.survivor.customerId);
+      }
+      const next = (await (await chat({ userId: c.userB, text: 'afterwards' })).json()) as { conversationId: string };
+      expect(next.conversationId).toBe(c.survivor.conversationId);
+      expect((await allMessages(c.survivor.conversationId)).map((m) => m.body).sort()).toEqual([...bodies, 'afterwards'].sort());
+    }
+
+    it('by the retried delivery, when the request stopped right after marking the merge', async () => {
+      // Prepare: the linking request marked the absorbed customer, then stopped (timeout, crash).
+      const c = await twoCustomers();
+      const { markCustomerMerged } = await import('#shared/data/conversation-store.ts');
+      await markCustomerMerged(c.absorbed.customerId, c.survivor.customerId, new Date().toISOString());
+      // Act: the chat backend retries the linking message.
+      const retry = { messageId: freshId('m'), userId: c.userA, text: 'linking', email: c.email, sentAt: new Date().toISOString() };
+      expect((await postChat(baseUrl(), retry, { secret: env().CHAT_WEBHOOK_SECRET })).status).toBe(200);
+      // Assess
+      await expectMerged(c, ['from A', 'from B', 'linking']);
+    });
+
+    it('by the merge\'s sweep job, when nobody retries', async () => {
+      // Prepare
+      const c = await twoCustomers();
+      const { markCustomerMerged } = await import('#shared/data/conversation-store.ts');
+      await markCustomerMerged(c.absorbed.customerId, c.survivor.customerId, new Date().toISOString());
+      // Act: the job queued before the merge's first write comes due.
+      await sweepJob(c.absorbed.customerId, c.survivor.customerId);
+      // Assess
+      await waitFor(async () => (await customerBy(`chatUserId=${c.userB}`)).customerId === c.survivor.customerId, { timeoutMs: 15_000 });
+      await waitFor(async () => (await allMessages(c.survivor.conversationId)).length === 2, { timeoutMs: 15_000 });
+      await expectMerged(c, ['from A', 'from B']);
+    });
+
+    it('by the sweep job doing the whole merge, when the request stopped before marking it', async () => {
+      // Prepare: the job was queued, then the request stopped before its first write.
+      const c = await twoCustomers();
+      // Act
+      await sweepJob(c.absorbed.customerId, c.survivor.customerId);
+      // Assess
+      await waitFor(async () => (await customerBy(`chatUserId=${c.userB}`)).customerId === c.survivor.customerId, { timeoutMs: 15_000 });
+      await waitFor(async () => (await allMessages(c.survivor.conversationId)).length === 2, { timeoutMs: 15_000 });
+      await expectMerged(c, ['from A', 'from B']);
+    });
+  });
 });
