@@ -35,9 +35,11 @@ export const handler = httpHandler(async (event, context) => {
   const conversationId = event.pathParameters?.conversationId;
   if (!conversationId) throw new ValidationError('conversationId is required');
   requireContentType(event, 'application/json');
+  // Outside the try: too large is a 413, not a malformed body.
+  const bytes = rawBody(event, MAX_REQUEST_BYTES);
   let body: unknown;
   try {
-    body = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(rawBody(event, MAX_REQUEST_BYTES)));
+    body = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
   } catch (cause) {
     throw new ValidationError('Body is not valid JSON', { cause });
   }

@@ -36,6 +36,8 @@ export async function authenticateStaff(authorization: string | undefined): Prom
       issuer: requireEnv('JWT_ISSUER'),
       audience: requireEnv('JWT_AUDIENCE'),
       algorithms: ['ES256', 'RS256'],
+      // jose checks `exp` only when present: a token without one would never expire.
+      requiredClaims: ['exp'],
     });
     const groups = payload['cognito:groups'];
     const roles = (Array.isArray(groups) ? groups : []).filter((g): g is StaffRole => staffRoles.includes(g as StaffRole));

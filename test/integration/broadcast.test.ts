@@ -196,6 +196,44 @@ describe('POST /broadcasts', () => {
     await expectNothingWritten(async () => expectError(await call('POST', '/broadcasts', agent(), body), 400));
   });
 
+  it.each([
+    ['broken JSON', '{"templateId": "tpl_', 'application/json'],
+    ['an empty body', '', 'application/json'],
+    ['a JSON body that is not an object', '["cus_1"]', 'application/json'],
+  ])('refuses %s with 400 and writes nothing', async (_name, body, contentType) => {
+    // Prepare
+    const token = await staffToken(freshId('agent'), ['agent']);
+    // Act / Assess
+    await expectNothingWritten(async () => {
+      const res = await fetch(`${baseUrl()}/broadcasts`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': contentType }, body });
+      await expectError(res.clone(), 400);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('bad_request');
+    });
+  });
+
+  it('refuses a body not sent as application/json with 415 and writes nothing', async () => {
+    // Prepare: a body that would be accepted as JSON.
+    const customer = await smsCustomer();
+    const templateId = await template();
+    const body = JSON.stringify({ templateId, channel: 'sms', customerIds: [customer.customerId], variables: { first_name: 'Jo' } });
+    const token = await staffToken(freshId('agent'), ['agent']);
+    const post = (headers: Record<string, string>, payload: string | Uint8Array) =>
+      fetch(`${baseUrl()}/broadcasts`, { method: 'POST', headers: { authorization: `Bearer ${token}`, ...headers }, body: payload });
+    // Act / Assess
+    await expectNothingWritten(async () => {
+      for (const contentType of ['text/plain', 'application/x-www-form-urlencoded', 'text/json']) {
+        const res = await post({ 'content-type': contentType }, body);
+        await expectError(res.clone(), 415);
+        expect(((await res.json()) as { error: { code: string } }).error.code, contentType).toBe('unsupported_media_type');
+      }
+      // No Content-Type at all (a byte body: fetch adds none).
+      const res = await post({}, new TextEncoder().encode(body));
+      await expectError(res.clone(), 415);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('unsupported_media_type');
+    });
+    expect((await allMessages(customer.conversationId)).filter((m) => m.direction === 'outbound')).toEqual([]);
+  });
+
   it('is for agents and admins: 401 without a token, 403 for an editor or an approver', async () => {
     // Prepare
     const customer = await smsCustomer();

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyStackEnv, waitFor } from '#test/helpers/index.ts';
+import { applyStackEnv, baseUrl, staffToken, waitFor } from '#test/helpers/index.ts';
+import { expectNothingWritten } from './support.ts';
 import {
   agent,
   approvedTemplate,
@@ -30,6 +31,16 @@ async function expectNothingQueued(conversationId: string, act: () => Promise<vo
   expect(await thread(conversationId)).toEqual(threadBefore);
   expect(await outbox(conversationId)).toEqual(outboxBefore);
 }
+
+/** POSTs `body` (bytes or text, as is) as an agent, with `contentType` (none when `undefined`). */
+async function rawSend(conversationId: string, body: string | Uint8Array, contentType: string | undefined): Promise<Response> {
+  const headers: Record<string, string> = { authorization: `Bearer ${await staffToken(agent().sub, ['agent'])}` };
+  if (contentType !== undefined) headers['content-type'] = contentType;
+  return fetch(`${baseUrl()}/conversations/${conversationId}/messages`, { method: 'POST', headers, body });
+}
+
+/** A refused send: nothing in the table, the thread or the outbox changed. */
+const expectRefusedCleanly = (conversationId: string, act: () => Promise<void>) => expectNothingWritten(() => expectNothingQueued(conversationId, act));
 
 describe('POST /conversations/{id}/messages with a template', () => {
   it('queues an approved template (202 queued, SMS segments), writes it into the thread, and the sender delivers it once', async () => {
@@ -256,6 +267,78 @@ describe('refused requests', () => {
       await errorOf(await call('POST', `/conversations/${customer.conversationId}/messages`, null, { channel: 'sms', body: 'hi' }), 401);
       await errorOf(await send(customer.conversationId, { channel: 'sms', body: 'hi' }, editor()), 403);
     });
+  });
+
+  it('answers 415 for a body that is not sent as application/json, and writes nothing', async () => {
+    // Prepare
+    const customer = await newCustomer();
+    const valid = JSON.stringify({ channel: 'chat', body: 'Your card is on its way.' });
+    // Act + Assess
+    await expectRefusedCleanly(customer.conversationId, async () => {
+      for (const contentType of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/jsonp']) {
+        expect((await errorOf(await rawSend(customer.conversationId, valid, contentType), 415)).code, contentType).toBe('unsupported_media_type');
+      }
+      // No Content-Type at all (a byte body: fetch adds none).
+      expect((await errorOf(await rawSend(customer.conversationId, new TextEncoder().encode(valid), undefined), 415)).code).toBe('unsupported_media_type');
+    });
+  });
+
+  it('answers 413 for a body over 256 KiB, even valid JSON, and writes nothing', async () => {
+    const customer = await newCustomer();
+    const tooLarge = JSON.stringify({ channel: 'chat', body: 'x'.repeat(256 * 1024) });
+    await expectRefusedCleanly(customer.conversationId, async () => {
+      expect((await errorOf(await rawSend(customer.conversationId, tooLarge, 'application/json'), 413)).code).toBe('payload_too_large');
+    });
+  });
+
+  it('answers 422 empty_body for a body of only whitespace, on every channel, and writes nothing', async () => {
+    const customer = await newCustomer();
+    await expectRefusedCleanly(customer.conversationId, async () => {
+      for (const message of [
+        { channel: 'chat', body: ' ' },
+        { channel: 'sms', body: ' \t\n ' },
+        { channel: 'email', body: '\r\n', subject: 'Your card' },
+      ]) {
+        expect((await errorOf(await send(customer.conversationId, message), 422)).code, message.channel).toBe('empty_body');
+      }
+    });
+  });
+
+  it('answers 422 missing_subject for an agent email with no subject (or a blank one) in a thread with no inbound email, and writes nothing', async () => {
+    // Prepare: the customer wrote by chat only, so there is no email to answer.
+    const customer = await newCustomer();
+    expect((await thread(customer.conversationId)).filter((m) => m.channel === 'email')).toEqual([]);
+    // Act + Assess
+    await expectRefusedCleanly(customer.conversationId, async () => {
+      expect((await errorOf(await send(customer.conversationId, { channel: 'email', body: 'Your card ships today.' }), 422)).code).toBe('missing_subject');
+      expect((await errorOf(await send(customer.conversationId, { channel: 'email', body: 'Your card ships today.', subject: '   ' }), 422)).code).toBe('missing_subject');
+    });
+  });
+
+  it('answers 422 channel_not_in_template for a channel the approved template has no content for, and writes nothing', async () => {
+    // Prepare: an approved template with SMS content only; the customer is reachable on every channel.
+    const customer = await newCustomer();
+    const { content, ...draft } = smsDraft(randomBytes(4).toString('hex'));
+    const { templateId } = await approvedTemplate({ ...draft, content: { sms: content.sms } });
+    // Act + Assess
+    await expectRefusedCleanly(customer.conversationId, async () => {
+      for (const channel of ['chat', 'email', 'voice']) {
+        const error = await errorOf(await send(customer.conversationId, { channel, templateId, variables: { name: 'Flo' } }), 422);
+        expect(error.code, channel).toBe('channel_not_in_template');
+        expect(error.message, channel).toContain(channel);
+      }
+    });
+  });
+
+  it('answers 404 for an unknown conversation, well-formed or not, and writes nothing', async () => {
+    const unknown = `conv_${randomBytes(16).toString('hex')}`;
+    await expectNothingWritten(async () => {
+      for (const conversationId of [unknown, 'conv_nope', `cus_${randomBytes(16).toString('hex')}`]) {
+        expect((await errorOf(await send(conversationId, { channel: 'chat', body: 'hi' }), 404)).code, conversationId).toBe('not_found');
+      }
+      await sleep(1500);
+    });
+    expect(await outbox(unknown)).toEqual([]);
   });
 
   it('answers 422 body_too_long for an SMS over 1600 characters', async () => {

@@ -1,4 +1,7 @@
+import { join } from 'node:path';
+import { generateKeyPair, importJWK, SignJWT, UnsecuredJWT, type CryptoKey, type JWTPayload } from 'jose';
 import { describe, expect, it } from 'vitest';
+import { loadOrCreateDevKey } from '#shared/auth/dev-issuer.ts';
 import { baseUrl, postChat, stackEnv, staffToken } from '#test/helpers/index.ts';
 import { expectError, freshId, staffGet } from './support.ts';
 
@@ -12,6 +15,31 @@ async function seedChatThread(count: number): Promise<{ userId: string; conversa
   return { userId, conversationId };
 }
 
+type Crafted = { payload: JWTPayload; kid: string; devPrivateKey: CryptoKey };
+
+/**
+ * A token shaped exactly like the dev issuer's (ES256, the stack's key id, `iss`, `aud`, a `sub`, roles
+ * agent and approver, valid for an hour). `spoil` changes its claims; `finish` signs it, by default with
+ * the stack's own dev issuer key (`$DATA_DIR/dev-issuer-key.json`, as test/helpers/auth.ts does).
+ */
+async function craftToken(
+  spoil: (payload: JWTPayload) => void = () => {},
+  finish: (t: Crafted) => Promise<string> = (t) => new SignJWT(t.payload).setProtectedHeader({ alg: 'ES256', kid: t.kid, typ: 'JWT' }).sign(t.devPrivateKey),
+): Promise<string> {
+  const env = stackEnv();
+  const key = await loadOrCreateDevKey(join(env.DATA_DIR, 'dev-issuer-key.json'));
+  const now = Math.floor(Date.now() / 1000);
+  const payload: JWTPayload = { sub: freshId('mallory'), iss: env.JWT_ISSUER, aud: env.JWT_AUDIENCE, iat: now, exp: now + 3600, 'cognito:groups': ['agent', 'approver'], token_use: 'id' };
+  spoil(payload);
+  return finish({ payload, kid: key.kid, devPrivateKey: (await importJWK(key.privateJwk, 'ES256')) as CryptoKey });
+}
+
+/** Another ES256 key pair's private key: a signer the stack has never trusted. */
+const strangerKey = async () => (await generateKeyPair('ES256')).privateKey;
+
+/** The two staff routes the token cases are tried on: one for agents, one for approvers. */
+const guarded = () => [`${baseUrl()}/customers?phone=%2B16285550199`, `${baseUrl()}/approvals`];
+
 describe('staff read API', () => {
   describe('authentication and roles', () => {
     it('refuses a missing, malformed, forged or expired token with 401', async () => {
@@ -24,6 +52,40 @@ describe('staff read API', () => {
       await expectError(await fetch(url, { headers: { authorization: `Bearer ${h}.${p}.${'A'.repeat(86)}` } }), 401);
       const expired = await staffToken('alice', ['agent'], { expiresIn: '-1m' });
       await expectError(await fetch(url, { headers: { authorization: `Bearer ${expired}` } }), 401);
+    });
+
+    it('accepts a token crafted like the dev issuer\'s, so the refusals below are down to the one thing each spoils', async () => {
+      // Act
+      const token = await craftToken();
+      const [customers, approvals] = await Promise.all(guarded().map((url) => fetch(url, { headers: { authorization: `Bearer ${token}` } })));
+      // Assess
+      await expectError(customers!, 404); // authenticated and allowed; nobody has that phone
+      expect(approvals!.status).toBe(200);
+    });
+
+    it.each([
+      ['the wrong issuer', () => craftToken((p) => void (p.iss = 'https://cognito-idp.us-east-1.amazonaws.com/us-east-1_someoneElse'))],
+      ['the wrong audience', () => craftToken((p) => void (p.aud = 'another-app-client'))],
+      ['an audience list without ours', () => craftToken((p) => void (p.aud = ['another-app-client', 'omnichannel-staff-not']))],
+      ['an expiry two minutes ago', () => craftToken((p) => void (p.exp = Math.floor(Date.now() / 1000) - 120))],
+      ['a not-before an hour ahead', () => craftToken((p) => void (p.nbf = Math.floor(Date.now() / 1000) + 3600))],
+      ['a signature by a different key under the dev key\'s kid', () => craftToken(undefined, async (t) => new SignJWT(t.payload).setProtectedHeader({ alg: 'ES256', kid: t.kid, typ: 'JWT' }).sign(await strangerKey()))],
+      ['a signature by a different key under its own kid', () => craftToken(undefined, async (t) => new SignJWT(t.payload).setProtectedHeader({ alg: 'ES256', kid: 'stranger-1', typ: 'JWT' }).sign(await strangerKey()))],
+      ['no signature (alg: none)', () => craftToken(undefined, async (t) => new UnsecuredJWT(t.payload).encode())],
+      ['no expiry at all', () => craftToken((p) => void delete p.exp)],
+      ['no subject', () => craftToken((p) => void delete p.sub)],
+      ['an empty subject', () => craftToken((p) => void (p.sub = ''))],
+    ])('refuses a token with %s with 401 unauthenticated on every staff route', async (_name, make) => {
+      // Prepare
+      const token = await make();
+      // Act
+      const answers = await Promise.all(guarded().map((url) => fetch(url, { headers: { authorization: `Bearer ${token}` } })));
+      // Assess
+      for (const res of answers) {
+        const body = (await res.clone().json()) as { error: { code: string } };
+        await expectError(res, 401);
+        expect(body.error.code, res.url).toBe('unauthenticated');
+      }
     });
 
     it('refuses a valid token without the agent role with 403, and lets admins through', async () => {
