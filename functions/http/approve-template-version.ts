@@ -1,9 +1,9 @@
 import { httpHandler } from '#shared/http/http-handler.ts';
-import { rawBody } from '#shared/http/request.ts';
+import { parseJsonBody, rawBody } from '#shared/http/request.ts';
 import { json } from '#shared/http/responses.ts';
 import { staffAuth, type StaffContext } from '#shared/http/staff-auth.middleware.ts';
 import { approveVersion } from '#shared/templates/use-cases/approve-version.ts';
-import { MAX_TEMPLATE_BODY_BYTES, parseApproveBody, parseJsonBody, parseTemplateId, parseVersion } from '#shared/templates/use-cases/inputs.ts';
+import { MAX_TEMPLATE_BODY_BYTES, parseApproveBody, parseTemplateId, parseVersion } from '#shared/templates/use-cases/inputs.ts';
 
 /**
  * `POST /templates/{templateId}/versions/{version}/approve` (approver), optional body

@@ -1,7 +1,6 @@
 import type { Context } from 'aws-lambda';
-import { ValidationError } from '#shared/errors.ts';
 import { httpHandler } from '#shared/http/http-handler.ts';
-import { rawBody, requireContentType } from '#shared/http/request.ts';
+import { parseJsonBody, rawBody, requireContentType } from '#shared/http/request.ts';
 import { json } from '#shared/http/responses.ts';
 import { staffAuth, type StaffContext } from '#shared/http/staff-auth.middleware.ts';
 import { defaultBroadcastDeps, MAX_BROADCAST_BODY_BYTES, parseBroadcastRequest, startBroadcast } from '#shared/outbound/broadcast.ts';
@@ -19,14 +18,7 @@ const ANSWER_RESERVE_MS = 3000;
 export const handler = httpHandler(async (event, context: Context) => {
   const staff = (context as unknown as StaffContext).staff!;
   requireContentType(event, 'application/json');
-  const raw = rawBody(event, MAX_BROADCAST_BODY_BYTES);
-  let body: unknown;
-  try {
-    body = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(raw));
-  } catch (cause) {
-    throw new ValidationError('Body is not valid JSON', { cause });
-  }
-  const request = parseBroadcastRequest(body);
+  const request = parseBroadcastRequest(parseJsonBody(rawBody(event, MAX_BROADCAST_BODY_BYTES)));
   const deadline = Date.now() + Math.min(context.getRemainingTimeInMillis(), GATEWAY_TIMEOUT_MS) - ANSWER_RESERVE_MS;
   return json(202, await startBroadcast({ ...request, createdBy: staff.sub }, { ...defaultBroadcastDeps, deadline }));
 }).use(staffAuth({ roles: ['agent'] }));

@@ -1,10 +1,10 @@
 import { httpHandler } from '#shared/http/http-handler.ts';
-import { rawBody } from '#shared/http/request.ts';
+import { parseJsonBody, rawBody } from '#shared/http/request.ts';
 import { json } from '#shared/http/responses.ts';
 import { staffAuth, type StaffContext } from '#shared/http/staff-auth.middleware.ts';
 import { parseDraft } from '#shared/templates/draft-schema.ts';
 import { createTemplate } from '#shared/templates/use-cases/create-template.ts';
-import { MAX_TEMPLATE_BODY_BYTES, parseJsonBody } from '#shared/templates/use-cases/inputs.ts';
+import { MAX_TEMPLATE_BODY_BYTES } from '#shared/templates/use-cases/inputs.ts';
 
 /** `POST /templates` (editor): a new template whose version 1 is a draft authored by the caller. */
 export const handler = httpHandler(async (event, context) => {

@@ -1,8 +1,8 @@
 import { httpHandler } from '#shared/http/http-handler.ts';
-import { rawBody } from '#shared/http/request.ts';
+import { parseJsonBody, rawBody } from '#shared/http/request.ts';
 import { json } from '#shared/http/responses.ts';
 import { staffAuth } from '#shared/http/staff-auth.middleware.ts';
-import { MAX_TEMPLATE_BODY_BYTES, parseJsonBody, parsePreviewBody, parseTemplateId, parseVersion } from '#shared/templates/use-cases/inputs.ts';
+import { MAX_TEMPLATE_BODY_BYTES, parsePreviewBody, parseTemplateId, parseVersion } from '#shared/templates/use-cases/inputs.ts';
 import { previewVersion } from '#shared/templates/use-cases/preview-version.ts';
 
 /** `POST /templates/{templateId}/versions/{version}/preview`, body `{"channel","variables"}`: the rendered message (and SMS segments). */

@@ -1,8 +1,8 @@
 import { httpHandler } from '#shared/http/http-handler.ts';
-import { rawBody } from '#shared/http/request.ts';
+import { parseJsonBody, rawBody } from '#shared/http/request.ts';
 import { json } from '#shared/http/responses.ts';
 import { staffAuth, type StaffContext } from '#shared/http/staff-auth.middleware.ts';
-import { MAX_TEMPLATE_BODY_BYTES, parseJsonBody, parseReasonBody, parseTemplateId, parseVersion } from '#shared/templates/use-cases/inputs.ts';
+import { MAX_TEMPLATE_BODY_BYTES, parseReasonBody, parseTemplateId, parseVersion } from '#shared/templates/use-cases/inputs.ts';
 import { rejectVersion } from '#shared/templates/use-cases/reject-version.ts';
 
 /** `POST /templates/{templateId}/versions/{version}/reject` (approver), body `{"reason", "contentHash"?}`. */

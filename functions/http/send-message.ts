@@ -2,7 +2,7 @@ import * as z from 'zod/mini';
 import { channels } from '#shared/domain/message.ts';
 import { ValidationError } from '#shared/errors.ts';
 import { httpHandler } from '#shared/http/http-handler.ts';
-import { rawBody, requireContentType } from '#shared/http/request.ts';
+import { parseJsonBody, rawBody, requireContentType } from '#shared/http/request.ts';
 import { json } from '#shared/http/responses.ts';
 import { staffAuth, type StaffContext } from '#shared/http/staff-auth.middleware.ts';
 import { MAX_BODY_CHARS, sendMessage } from '#shared/outbound/send-message.ts';
@@ -35,14 +35,7 @@ export const handler = httpHandler(async (event, context) => {
   const conversationId = event.pathParameters?.conversationId;
   if (!conversationId) throw new ValidationError('conversationId is required');
   requireContentType(event, 'application/json');
-  // Outside the try: too large is a 413, not a malformed body.
-  const bytes = rawBody(event, MAX_REQUEST_BYTES);
-  let body: unknown;
-  try {
-    body = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
-  } catch (cause) {
-    throw new ValidationError('Body is not valid JSON', { cause });
-  }
+  const body = parseJsonBody(rawBody(event, MAX_REQUEST_BYTES));
   const parsed = requestSchema.safeParse(body);
   if (!parsed.success) {
     throw new ValidationError('Give {channel, templateId, version?, variables?} or {channel, body, subject?}; variables are strings');

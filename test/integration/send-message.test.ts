@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { applyStackEnv, baseUrl, staffToken, waitFor } from '#test/helpers/index.ts';
 import { expectNothingWritten } from './support.ts';
 import {

@@ -45,26 +45,6 @@ export function parseVersion(raw: string | undefined): number {
   return Number(raw);
 }
 
-/**
- * A JSON body. An empty body is `undefined` when `optional`, a 400 otherwise.
- *
- * @example
- * ```ts
- * const json = parseJsonBody(rawBody(event, MAX_TEMPLATE_BODY_BYTES));
- * ```
- */
-export function parseJsonBody(raw: Buffer, options: { optional?: boolean } = {}): unknown {
-  if (raw.length === 0 || raw.toString('utf8').trim() === '') {
-    if (options.optional) return undefined;
-    throw new ValidationError('A JSON body is required');
-  }
-  try {
-    return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(raw));
-  } catch (cause) {
-    throw new ValidationError('Body is not valid JSON', { cause });
-  }
-}
-
 function fieldsOf(error: z.core.$ZodError): string {
   return [...new Set(error.issues.map((i) => i.path.join('.') || '(body)'))].join(', ');
 }
