@@ -4,10 +4,12 @@ import { CfnOutput, Duration, RemovalPolicy, Stack, Validations, type StackProps
 import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import type { CfnBucket } from 'aws-cdk-lib/aws-s3';
 import type { CfnTable } from 'aws-cdk-lib/aws-dynamodb';
+import { Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { AUDIT_PK_PREFIX } from '#shared/data/keys.ts';
 import { httpRoutes, queueConsumers, type HttpRoute, type QueueConsumer } from '#shared/routes.ts';
 import { AttachmentsBucket } from '#infra/constructs/attachments-bucket.ts';
 import { ConversationTable } from '#infra/constructs/conversation-table.ts';
@@ -162,6 +164,18 @@ export class OmnichannelStack extends Stack {
           `Resource::<${tableLogicalId}.Arn>/index/*`,
           'Data-plane access to the indexes of this one table (the thread index lsi1 is queried); no other table.',
         );
+        if (access.table === 'readWrite') {
+          // The audit trail is append-only for every function: entries are created (a conditional Put in
+          // the transaction that makes the change), never updated or deleted, whatever the code does.
+          fn.addToRolePolicy(
+            new PolicyStatement({
+              effect: Effect.DENY,
+              actions: ['dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'],
+              resources: [table.tableArn],
+              conditions: { 'ForAnyValue:StringLike': { 'dynamodb:LeadingKeys': [`${AUDIT_PK_PREFIX}*`] } },
+            }),
+          );
+        }
       }
 
       for (const name of access.secrets) secrets.secret(name).grantRead(fn);

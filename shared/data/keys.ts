@@ -2,7 +2,8 @@ import { tableSchema } from '#shared/data/table-schema.ts';
 import type { IdentityRef } from '#shared/domain/message.ts';
 
 /**
- * Key formats of the single table. Only the data module imports this file.
+ * Key formats of the single table. Only the data module imports this file (and the stack, for the
+ * partition prefix of the audit trail, which IAM keeps append-only).
  *
  * | item     | pk                      | sk              | lsi1sk                   |
  * | -------- | ----------------------- | --------------- | ------------------------ |
@@ -36,7 +37,8 @@ export const templatePk = (templateId: string) => `TPL#${templateId}`;
 export const templateVersionSk = (version: number) => `V#${String(version).padStart(6, '0')}`;
 export const templateVersionKey = (templateId: string, version: number) => ({ [PK]: templatePk(templateId), [SK]: templateVersionSk(version) });
 /** `subject` is `TPL#<templateId>` or `CUST#<customerId>`. */
-export const auditPk = (subject: string) => `AUDIT#${subject}`;
+export const AUDIT_PK_PREFIX = 'AUDIT#';
+export const auditPk = (subject: string) => `${AUDIT_PK_PREFIX}${subject}`;
 export const auditKey = (subject: string, at: string, entryId: string) => ({ [PK]: auditPk(subject), [SK]: `${at}#${entryId}` });
 export const PENDING_APPROVALS_PK = 'APPROVALS';
 export const pendingApprovalKey = (submittedAt: string, templateId: string, version: number) => ({

@@ -8,6 +8,7 @@ import { parameterName } from '#infra/constructs/stack-settings.ts';
 import { accessForConsumer, accessForRoute, stackSettingNames, type StackSettingName } from '#infra/handler-access.ts';
 import { OmnichannelStack, routeFunctionDescription } from '#infra/omnichannel-stack.ts';
 import type { SecretName } from '#shared/config.ts';
+import { AUDIT_PK_PREFIX } from '#shared/data/keys.ts';
 import { tableSchema } from '#shared/data/table-schema.ts';
 import { httpRoutes, queueConsumers, type HttpRoute, type QueueConsumer } from '#shared/routes.ts';
 
@@ -18,7 +19,7 @@ import { httpRoutes, queueConsumers, type HttpRoute, type QueueConsumer } from '
  */
 
 type Resource = { Type: string; Properties?: Record<string, any>; DependsOn?: string | string[]; DeletionPolicy?: string };
-type Statement = { Effect: string; Action: string | string[]; Resource: unknown };
+type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
 
 const stackName = 'OmnichannelTest';
 const cdkContext = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')).context;
@@ -68,12 +69,16 @@ const queueIdOf = (queue: string) => queueIdsOf(queueConsumers.find((c) => c.que
 const secretIdOf = (name: SecretName): string =>
   resourcesOfType('AWS::SecretsManager::Secret').find(([, s]) => s.Properties?.['Name'] === `${stackName}/${name}`)![0];
 
-function statementsOf([, fn]: [string, Resource]): Statement[] {
+function policyStatementsOf([, fn]: [string, Resource]): Statement[] {
   const roleId: string = fn.Properties?.['Role']['Fn::GetAtt'][0];
   return resourcesOfType('AWS::IAM::Policy')
     .filter(([, p]) => p.Properties?.['Roles'].some((r: { Ref?: string }) => r.Ref === roleId))
     .flatMap(([, p]) => p.Properties?.['PolicyDocument'].Statement as Statement[]);
 }
+/** What a function's role allows (its grants). */
+const statementsOf = (fn: [string, Resource]): Statement[] => policyStatementsOf(fn).filter((s) => s.Effect !== 'Deny');
+/** What a function's role denies whatever it allows. */
+const denialsOf = (fn: [string, Resource]): Statement[] => policyStatementsOf(fn).filter((s) => s.Effect === 'Deny');
 
 const actionsOf = (statements: Statement[]) => statements.flatMap((s) => [s.Action].flat());
 /** Resources of statements, one by one (minimizePolicies merges statements with the same actions), in a stable order. */
@@ -309,6 +314,19 @@ describe('Function environment and grants', () => {
       }
       expect(actions.filter((a) => /^(sqs|secretsmanager|s3):/.test(a)), route.name).toEqual([]);
     }
+  });
+
+  it('keeps the audit trail append-only: every function that writes the table is denied updating or deleting AUDIT# items', () => {
+    for (const name of allFunctionNames) {
+      const fn = functionOf(name);
+      const writes = actionsOf(statementsOf(fn)).some((a) => a === 'dynamodb:UpdateItem' || a === 'dynamodb:DeleteItem' || a === 'dynamodb:BatchWriteItem');
+      const auditGuard = denialsOf(fn).filter((d) => JSON.stringify(d.Condition) === JSON.stringify({ 'ForAnyValue:StringLike': { 'dynamodb:LeadingKeys': [`${AUDIT_PK_PREFIX}*`] } }));
+      if (!writes) continue;
+      expect(auditGuard, name).toHaveLength(1);
+      expect(actionsOf(auditGuard).sort(), name).toEqual(['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:UpdateItem']);
+      expect(auditGuard[0]!.Resource, name).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/Table/), 'Arn'] });
+    }
+    expect(allFunctionNames.filter((n) => denialsOf(functionOf(n)).length > 0).length).toBeGreaterThan(10);
   });
 
   it('lets staff POST routes write the table', () => {
