@@ -9,7 +9,11 @@ import { sweepMerged } from '#shared/ingest/resolve-customer.ts';
 import { logger } from '#shared/logger.ts';
 import { parseJob } from '#shared/queue/parse-job.ts';
 
-const processor = new BatchProcessor(EventType.SQS);
+/**
+ * A processor per invocation, not per module: it holds the batch's state, and the local stack runs
+ * several batches of one consumer at once in one process (Lambda runs one per environment).
+ */
+const newProcessor = () => new BatchProcessor(EventType.SQS);
 
 const id = z.string().check(z.minLength(1), z.maxLength(100));
 const jobSchema = z.discriminatedUnion('type', [
@@ -25,6 +29,6 @@ async function recordHandler(record: SQSRecord): Promise<void> {
 }
 
 /** Inbound-work consumer: slow follow-ups of ingest (media copies, merge sweeps), with partial batch failure reporting. */
-export const handler = middy((event: SQSEvent, context: Context) => processPartialResponse(event, recordHandler, processor, { context })).use(
+export const handler = middy((event: SQSEvent, context: Context) => processPartialResponse(event, recordHandler, newProcessor(), { context })).use(
   injectLambdaContext(logger, { resetKeys: true }),
 );

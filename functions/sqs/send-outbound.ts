@@ -8,7 +8,11 @@ import { logger } from '#shared/logger.ts';
 import { parseJob } from '#shared/queue/parse-job.ts';
 import { deliverOutbound } from '#shared/outbound/deliver-outbound.ts';
 
-const processor = new BatchProcessor(EventType.SQS);
+/**
+ * A processor per invocation, not per module: it holds the batch's state, and the local stack runs
+ * several batches of one consumer at once in one process (Lambda runs one per environment).
+ */
+const newProcessor = () => new BatchProcessor(EventType.SQS);
 
 const id = z.string().check(z.minLength(1), z.maxLength(100));
 const jobSchema = z.object({ messageId: id, conversationId: id });
@@ -73,7 +77,7 @@ async function deliverRecord(record: SQSRecord): Promise<void> {
  */
 export const handler = middy((event: SQSEvent, context: Context) => {
   const inOrder = fifoGroups(event.Records);
-  return processPartialResponse(event, (record: SQSRecord) => inOrder(record, () => deliverRecord(record)), processor, {
+  return processPartialResponse(event, (record: SQSRecord) => inOrder(record, () => deliverRecord(record)), newProcessor(), {
     context,
     throwOnFullBatchFailure: false,
   });

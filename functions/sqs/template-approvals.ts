@@ -7,7 +7,11 @@ import { logger } from '#shared/logger.ts';
 import { parseJob } from '#shared/queue/parse-job.ts';
 import { recordPendingApproval } from '#shared/templates/use-cases/record-pending-approval.ts';
 
-const processor = new SqsFifoPartialProcessorAsync();
+/**
+ * A processor per invocation, not per module: it holds the batch's state, and the local stack runs
+ * several batches of one consumer at once in one process (Lambda runs one per environment).
+ */
+const newProcessor = () => new SqsFifoPartialProcessorAsync();
 
 const workItemSchema = z.strictObject({
   templateId: z.string().check(z.regex(/^tpl_[0-9a-f]{32}$/)),
@@ -27,5 +31,5 @@ async function recordHandler(record: SQSRecord): Promise<void> {
  * `GET /approvals` reads. Partial batch failures; a failed record fails only the rest of its group.
  */
 export const handler = middy((event: SQSEvent, context: Context) =>
-  processPartialResponse(event, recordHandler, processor, { context, skipGroupOnError: true }),
+  processPartialResponse(event, recordHandler, newProcessor(), { context, skipGroupOnError: true }),
 ).use(injectLambdaContext(logger, { resetKeys: true }));
