@@ -1,5 +1,4 @@
 import { parsePhoneNumberFromString } from 'libphonenumber-js';
-import * as z from 'zod/mini';
 import type { IdentityRef } from '#shared/domain/message.ts';
 import { ValidationError } from '#shared/errors.ts';
 
@@ -18,7 +17,30 @@ export function normalizePhone(raw: string): string {
   return parsed.number;
 }
 
-const emailSchema = z.email();
+/** Local part: dot-atom or quoted-string. Domain: dot-atom with at least one dot-free label, or a literal. */
+const ATEXT = "[A-Za-z0-9!#$%&'*+/=?^_`{|}~\\u0080-\\uFFFF-]";
+const DOT_ATOM = `${ATEXT}+(?:\\.${ATEXT}+)*`;
+const QUOTED_LOCAL = '"(?:[^"\\\\\\r\\n]|\\\\.)*"';
+const DOMAIN_LITERAL = '\\[[^\\[\\]\\\\\\s]*\\]';
+const ADDRESS_RE = new RegExp(`^(?:${DOT_ATOM}|${QUOTED_LOCAL})@(?:${DOT_ATOM}|${DOMAIN_LITERAL})$`);
+
+/** Longest address SMTP allows (RFC 5321 path limit). */
+const MAX_ADDRESS_LENGTH = 254;
+
+/**
+ * Whether `address` is an RFC 5322 addr-spec (dot-atom or quoted local part; dot-atom or literal
+ * domain), at most 254 characters: the one rule for email identities, so every address an inbound
+ * email can come from is also one staff can look up and a chat message can link.
+ *
+ * @example
+ * ```ts
+ * isEmailAddress('"jane doe"@example.com'); // true
+ * isEmailAddress('jane@'); // false
+ * ```
+ */
+export function isEmailAddress(address: string): boolean {
+  return address.length > 0 && address.length <= MAX_ADDRESS_LENGTH && ADDRESS_RE.test(address);
+}
 
 /**
  * An email address, trimmed and lower-cased, or a {@link ValidationError}.
@@ -30,7 +52,7 @@ const emailSchema = z.email();
  */
 export function normalizeEmail(raw: string): string {
   const value = raw.trim().toLowerCase();
-  if (value.length > 254 || !emailSchema.safeParse(value).success) throw new ValidationError('Invalid email address');
+  if (!isEmailAddress(value)) throw new ValidationError('Invalid email address');
   return value;
 }
 

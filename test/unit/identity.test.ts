@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { parseMailbox } from '#shared/channels/email/address.ts';
 import { normalizeChatUserId, normalizeEmail, normalizePhone } from '#shared/domain/identity.ts';
 import { ValidationError } from '#shared/errors.ts';
 
@@ -18,6 +20,20 @@ describe('identity normalization', () => {
     for (const bad of ['jane', 'jane@', '@example.com', 'a b@example.com', `${'a'.repeat(250)}@example.com`]) {
       expect(() => normalizeEmail(bad)).toThrow(ValidationError);
     }
+  });
+
+  it('accepts every address an inbound email can come from, so staff can look its sender up and chat can link it', () => {
+    expect(normalizeEmail('"Jane Doe"@Example.com')).toBe('"jane doe"@example.com');
+    expect(normalizeEmail('jane@localhost')).toBe('jane@localhost');
+    expect(normalizeEmail('jane@[192.0.2.1]')).toBe('jane@[192.0.2.1]');
+    // The email parser and the identity agree on every address: what one keeps, the other accepts as is.
+    fc.assert(
+      fc.property(fc.oneof(fc.emailAddress(), fc.string({ maxLength: 40 })), (raw) => {
+        const parsed = parseMailbox(`<${raw}>`);
+        if (parsed) expect(normalizeEmail(parsed.address)).toBe(parsed.address);
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('keeps chat user ids as sent and refuses empty, long or control-character ids', () => {

@@ -4,18 +4,10 @@
  * fields need only this much: quoted display names, comments, angle addresses, address lists and groups.
  */
 
+import { isEmailAddress } from '#shared/domain/identity.ts';
+
 /** One parsed mailbox: the bare address, lower-cased, and the display name when there is one. */
 export type Mailbox = { readonly address: string; readonly displayName?: string };
-
-/** Local part: dot-atom or quoted-string. Domain: dot-atom with at least one dot-free label, or a literal. */
-const ATEXT = "[A-Za-z0-9!#$%&'*+/=?^_`{|}~\\u0080-\\uFFFF-]";
-const DOT_ATOM = `${ATEXT}+(?:\\.${ATEXT}+)*`;
-const QUOTED_LOCAL = '"(?:[^"\\\\\\r\\n]|\\\\.)*"';
-const DOMAIN_LITERAL = '\\[[^\\[\\]\\\\\\s]*\\]';
-const ADDRESS_RE = new RegExp(`^(?:${DOT_ATOM}|${QUOTED_LOCAL})@(?:${DOT_ATOM}|${DOMAIN_LITERAL})$`);
-
-/** Longest address SMTP allows (RFC 5321 path limit). */
-const MAX_ADDRESS_LENGTH = 254;
 
 type Token =
   | { kind: 'text'; value: string }
@@ -93,9 +85,7 @@ function normalizeAddress(raw: string): string | undefined {
   // An obsolete source route (`<@a.example:jane@b.example>`) keeps only the address after the colon.
   const withoutRoute = raw.startsWith('@') && raw.includes(':') ? raw.slice(raw.indexOf(':') + 1) : raw;
   const address = withoutSpaceOutsideQuotes(withoutRoute);
-  if (address.length === 0 || address.length > MAX_ADDRESS_LENGTH) return undefined;
-  if (!ADDRESS_RE.test(address)) return undefined;
-  return address.toLowerCase();
+  return isEmailAddress(address) ? address.toLowerCase() : undefined;
 }
 
 /** Folding white space may sit around the dots and the `@` of an address, but not inside a quoted local part. */
