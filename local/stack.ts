@@ -250,7 +250,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       readSetting('JWT_ISSUER', { env: source, fallback: DEV_ISSUER }),
       readSetting('JWT_AUDIENCE', { env: source, fallback: DEV_AUDIENCE }),
       readSetting('JWT_PUBLIC_JWK', { env: source, fallback: JSON.stringify(devKey.publicJwk), note: 'dev issuer key kept in DATA_DIR/dev-issuer-key.json (npm run token)' }),
-      readSetting('MEDIA_HOSTS', { env: source, fallback: 'api.twilio.com,media.twiliocdn.com,127.0.0.1,localhost', note: 'hosts inbound media may be fetched from (cloud default: Twilio\'s only)' }),
+      readSetting('MEDIA_HOSTS', { env: source, fallback: 'api.twilio.com,media.twiliocdn.com,mms.twiliocdn.com,s3-external-1.amazonaws.com,127.0.0.1,localhost', note: 'hosts inbound media may be fetched from (cloud default: Twilio\'s only)' }),
       readSetting('POWERTOOLS_LOG_LEVEL', { env: source, fallback: 'INFO' }),
     ];
 

@@ -59,7 +59,19 @@ export async function appendOutboundMessage(message: Omit<OutboundMessage, 'stat
  * ```
  */
 export async function getOutboundMessage(conversationId: string, messageId: string): Promise<OutboundMessage | undefined> {
-  const message = await getMessage(conversationId, messageId);
+  return asOutboundMessage(await getMessage(conversationId, messageId));
+}
+
+/**
+ * A stored message read as an outbound one (its `statusRank` filled in from its status when missing), or
+ * undefined when it is not outbound.
+ *
+ * @example
+ * ```ts
+ * const message = asOutboundMessage(await findMessageFollowingMerge(conversationId, messageId));
+ * ```
+ */
+export function asOutboundMessage(message: StoredMessage | undefined): OutboundMessage | undefined {
   if (message?.direction !== 'outbound') return undefined;
   const stored = message as OutboundMessage;
   return { ...stored, statusRank: typeof stored.statusRank === 'number' ? stored.statusRank : deliveryStatusRank[stored.status] };

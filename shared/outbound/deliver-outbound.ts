@@ -1,11 +1,10 @@
 import { senderFor } from '#shared/adapters/providers/channel-senders.ts';
 import { requireEnv } from '#shared/config.ts';
-import { advanceStatus, claimForSending, getOutboundMessage, recordSent, releaseClaim, sendTimeState, type OutboundMessage } from '#shared/data/outbound-store.ts';
+import { advanceStatus, asOutboundMessage, claimForSending, recordSent, releaseClaim, sendTimeState, type OutboundMessage } from '#shared/data/outbound-store.ts';
 import type { StoredTemplateVersion } from '#shared/data/template-store.ts';
-import { conversationIdOf, customerIdOf } from '#shared/domain/ids.ts';
 import type { Channel } from '#shared/domain/message.ts';
 import type { RenderedContent } from '#shared/domain/template.ts';
-import { rootCustomer } from '#shared/ingest/resolve-customer.ts';
+import { findMessageFollowingMerge } from '#shared/ingest/follow-merge.ts';
 import { logger } from '#shared/logger.ts';
 import { unsubscribeUrl } from '#shared/outbound/unsubscribe-token.ts';
 import { PermanentDeliveryError, type ChannelSender, type DeliveryResult, type OutboundDelivery } from '#shared/ports/channel-sender.ts';
@@ -64,7 +63,8 @@ export function backoffSeconds(attempt: number): number {
  */
 export async function deliverOutbound(job: DeliverJob, deps: DeliverDeps = defaultDeps): Promise<DeliverOutcome> {
   const now = deps.now();
-  const message = await findMessage(job);
+  // Under the job's conversation, or (after a merge moved the thread) under the live one.
+  const message = asOutboundMessage(await findMessageFollowingMerge(job.conversationId, job.messageId));
   const log = { conversationId: job.conversationId, messageId: job.messageId };
   if (!message) {
     logger.warn('send job for an unknown message dropped', log);
@@ -120,16 +120,6 @@ export async function deliverOutbound(job: DeliverJob, deps: DeliverDeps = defau
   await recordSent(conversationId, messageId, result, deps.now().toISOString());
   logger.info('outbound message sent', { ...log, channel: message.channel, provider: result.provider });
   return { result: 'sent' };
-}
-
-/** The message under the job's conversation, or (after a merge moved the thread) under the live one. */
-async function findMessage(job: DeliverJob): Promise<OutboundMessage | undefined> {
-  const message = await getOutboundMessage(job.conversationId, job.messageId);
-  if (message) return message;
-  const customerId = customerIdOf(job.conversationId);
-  if (!customerId) return undefined;
-  const live = conversationIdOf(await rootCustomer(customerId));
-  return live === job.conversationId ? undefined : getOutboundMessage(live, job.messageId);
 }
 
 /**

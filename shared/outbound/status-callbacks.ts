@@ -1,8 +1,8 @@
 import type { SendgridEvent } from '#shared/channels/sendgrid/event-webhook.ts';
 import { setConsent } from '#shared/data/consent-store.ts';
 import { findIdentityOwners, identityLabel } from '#shared/data/conversation-store.ts';
-import { advanceStatus, getOutboundMessage, type OutboundMessage } from '#shared/data/outbound-store.ts';
-import { conversationIdOf, customerIdOf } from '#shared/domain/ids.ts';
+import { advanceStatus, asOutboundMessage, type OutboundMessage } from '#shared/data/outbound-store.ts';
+import { findMessageFollowingMerge, liveConversationId } from '#shared/ingest/follow-merge.ts';
 import { rootCustomer } from '#shared/ingest/resolve-customer.ts';
 import { logger } from '#shared/logger.ts';
 import type { DeliveryStatus } from '#shared/ports/channel-sender.ts';
@@ -84,20 +84,8 @@ export async function applyDeliveryStatus(
   };
   const outcome = await advanceStatus(report.conversationId, report.messageId, change);
   if (outcome !== 'missing') return outcome;
-  const live = await liveConversation(report.conversationId);
+  const live = await liveConversationId(report.conversationId);
   return live && live !== report.conversationId ? advanceStatus(live, report.messageId, change) : 'missing';
-}
-
-async function liveConversation(conversationId: string): Promise<string | undefined> {
-  const customerId = customerIdOf(conversationId);
-  return customerId ? conversationIdOf(await rootCustomer(customerId)) : undefined;
-}
-
-async function findMessage(conversationId: string, messageId: string): Promise<OutboundMessage | undefined> {
-  const message = await getOutboundMessage(conversationId, messageId);
-  if (message) return message;
-  const live = await liveConversation(conversationId);
-  return live && live !== conversationId ? getOutboundMessage(live, messageId) : undefined;
 }
 
 const sendgridStatus: Record<string, ReportedStatus | undefined> = {
@@ -130,7 +118,7 @@ export async function applySendgridEvents(events: readonly SendgridEvent[], now:
 }
 
 async function applySendgridEvent(event: SendgridEvent, now: Date): Promise<void> {
-  const message = event.messageId && event.conversationId ? await findMessage(event.conversationId, event.messageId) : undefined;
+  const message = event.messageId && event.conversationId ? asOutboundMessage(await findMessageFollowingMerge(event.conversationId, event.messageId)) : undefined;
   if (message && !isSameSend(message, event)) {
     logger.warn('SendGrid event for another send ignored', { messageId: message.messageId, event: event.event });
     return;

@@ -1,5 +1,8 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeServer } from '#test/fakes/http-server.ts';
 import { applyStackEnv, baseUrl, postChat, stackEnv, waitFor } from '#test/helpers/index.ts';
 import { allMessages, customerBy, freshId } from './support.ts';
 
@@ -53,6 +56,64 @@ describe('a message that races a merge ends up in the surviving thread', () => {
       { timeoutMs: 15_000 },
     );
     expect(bodies.sort()).toEqual(['from A', 'from B', 'linking', 'raced the merge']);
+  });
+
+  it('a media job queued before the merge copies the media into the message in the surviving thread', async () => {
+    // Prepare: two customers; an MMS with pending media in the one the merge will absorb (the larger id).
+    const env = stackEnv();
+    const png = Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex');
+    const media = await startFakeServer((req) => (req.path === '/media/merged.png' ? { status: 200, headers: { 'content-type': 'image/png' }, body: png } : { status: 404 }));
+    try {
+      const chat = (body: Record<string, string>) => postChat(baseUrl(), { messageId: freshId('m'), sentAt: new Date().toISOString(), ...body }, { secret: env.CHAT_WEBHOOK_SECRET });
+      const email = `${freshId('media')}@example.com`;
+      const userA = freshId('user');
+      const userB = freshId('user');
+      await chat({ userId: userA, text: 'from A' });
+      await chat({ userId: userB, text: 'from B', email });
+      const a = await customerBy(`chatUserId=${userA}`);
+      const b = await customerBy(`chatUserId=${userB}`);
+      const [survivor, absorbed] = a.customerId < b.customerId ? [a, b] : [b, a];
+      const { appendMessage } = await import('#shared/data/conversation-store.ts');
+      const messageId = `msg_${freshId('mms').replace('-', '')}`;
+      await appendMessage({
+        conversationId: absorbed.conversationId,
+        customerId: absorbed.customerId,
+        messageId,
+        channel: 'sms',
+        direction: 'inbound',
+        body: 'a photo',
+        createdAt: new Date().toISOString(),
+        attachments: [{ name: 'merged.png', contentType: 'image/png', sourceUrl: `${media.baseUrl}/media/merged.png`, status: 'pending' }],
+      });
+      // The linking message merges the two: the MMS moves into the surviving thread, still pending.
+      await chat({ userId: userA, text: 'linking', email });
+      const moved = (await allMessages(survivor.conversationId)).find((m) => m.messageId === messageId);
+      expect(moved?.attachments).toMatchObject([{ status: 'pending' }]);
+
+      // Act: the media job, queued with the absorbed conversation, comes due only now.
+      const sqs = new SQSClient({ endpoint: env.SQS_ENDPOINT, region: env.AWS_REGION, credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY } });
+      await sqs.send(
+        new SendMessageCommand({
+          QueueUrl: env.INBOUND_WORK_QUEUE_URL,
+          MessageBody: JSON.stringify({ type: 'fetch-media', conversationId: absorbed.conversationId, messageId }),
+        }),
+      );
+      sqs.destroy();
+
+      // Assess
+      const attachments = await waitFor(
+        async () => {
+          const message = (await allMessages(survivor.conversationId)).find((m) => m.messageId === messageId);
+          const list = (message?.attachments ?? []) as Array<Record<string, unknown>>;
+          return list.length === 1 && list[0]!.status !== 'pending' ? list : false;
+        },
+        { timeoutMs: 15_000 },
+      );
+      expect(attachments[0]).toMatchObject({ name: 'merged.png', status: 'stored', size: png.length });
+      expect(readFileSync(join(env.ATTACHMENTS_DIR, attachments[0]!.storageKey as string)).equals(png)).toBe(true);
+    } finally {
+      await media.close();
+    }
   });
 
   describe('a merge that stopped part-way is finished', () => {

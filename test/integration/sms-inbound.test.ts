@@ -1,10 +1,10 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { baseUrl, postTwilioForm, signTwilio, stackEnv, waitFor } from '#test/helpers/index.ts';
+import { startFakeServer, type FakeAnswer, type RunningServer } from '#test/fakes/http-server.ts';
+import { applyStackEnv, baseUrl, postTwilioForm, signTwilio, stackEnv, waitFor } from '#test/helpers/index.ts';
 import { allMessages, customerBy, expectError, expectNothingWritten, freshPhone, sid, staffGet } from './support.ts';
 
 const path = '/webhooks/twilio/sms';
@@ -63,48 +63,145 @@ describe('Twilio SMS webhook → the sender’s thread', () => {
   });
 
   describe('MMS media', () => {
-    let media: Server;
-    let mediaBase = '';
     const png = Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000', 'hex');
-    beforeAll(async () => {
-      media = createServer((req, res) => {
-        if (req.url === '/media/ok.png') {
-          res.writeHead(200, { 'content-type': 'image/png' });
-          res.end(png);
-        } else {
-          res.writeHead(404).end();
-        }
+    type Seen = { path: string; search: string; authorization?: string };
+    /**
+     * A media host: `/media/ok.png` answers the image, `/media/redirect?to=<url>` a 302 there, `/media/loop`
+     * a 307 to itself (a relative location); it keeps what it was asked.
+     */
+    async function mediaHost(): Promise<RunningServer & { seen: Seen[] }> {
+      const seen: Seen[] = [];
+      const server = await startFakeServer((req): FakeAnswer => {
+        seen.push({ path: req.path, search: req.query.toString(), ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) });
+        if (req.path === '/media/ok.png') return { status: 200, headers: { 'content-type': 'image/png' }, body: png };
+        if (req.path === '/media/redirect') return { status: 302, headers: { location: req.query.get('to') ?? '' } };
+        if (req.path === '/media/loop') return { status: 307, headers: { location: `/media/loop?${req.query.toString()}` } };
+        return { status: 404 };
       });
-      await new Promise<void>((r) => media.listen(0, '127.0.0.1', r));
-      mediaBase = `http://127.0.0.1:${(media.address() as AddressInfo).port}`;
-    });
-    afterAll(() => new Promise<void>((r) => media.close(() => r())));
+      return Object.assign(server, { seen });
+    }
+    const redirect = (host: RunningServer | string, to: string) => `${typeof host === 'string' ? host : host.baseUrl}/media/redirect?to=${encodeURIComponent(to)}`;
+    /** A token that marks one test's requests in a host's log. */
+    const token = () => randomBytes(8).toString('hex');
+    const askedFor = (host: { seen: Seen[] }, tok: string) => host.seen.filter((r) => r.search.includes(tok));
 
-    it('keeps media as attachments and copies them to the blob store through the inbound-work queue', async () => {
+    // `media` and `cdn` are both on 127.0.0.1 (in the test stack's MEDIA_HOSTS); `outside` listens on
+    // 127.0.0.1 too but is reached as `localhost`, a host the test stack does not allow.
+    let media: Awaited<ReturnType<typeof mediaHost>>;
+    let cdn: Awaited<ReturnType<typeof mediaHost>>;
+    let outside: Awaited<ReturnType<typeof mediaHost>>;
+    let outsideBase = '';
+    // For the tests that import the use case: the data module reads its settings at import.
+    let restoreEnv: () => void;
+    beforeAll(async () => {
+      restoreEnv = applyStackEnv();
+      [media, cdn, outside] = await Promise.all([mediaHost(), mediaHost(), mediaHost()]);
+      outsideBase = outside.baseUrl.replace('127.0.0.1', 'localhost');
+    });
+    afterAll(async () => {
+      restoreEnv();
+      await Promise.all([media.close(), cdn.close(), outside.close()]);
+    });
+
+    /** Posts an MMS with these media URLs and waits until the consumer settled every attachment. */
+    async function mmsAttachments(urls: string[]): Promise<Array<Record<string, unknown>>> {
       const phone = freshPhone();
-      const params = smsParams(phone, '', {
-        MessageSid: sid('MM'),
-        NumMedia: '2',
-        MediaUrl0: `${mediaBase}/media/ok.png`,
-        MediaContentType0: 'image/png',
-        MediaUrl1: `${mediaBase}/media/gone.png`,
-        MediaContentType1: 'image/png',
-      });
-      expect((await post(params)).status).toBe(200);
+      const mediaParams = Object.fromEntries(urls.flatMap((url, i) => [[`MediaUrl${i}`, url], [`MediaContentType${i}`, 'image/png']]));
+      expect((await post(smsParams(phone, '', { MessageSid: sid('MM'), NumMedia: String(urls.length), ...mediaParams }))).status).toBe(200);
       const customer = await customerBy(`phone=${encodeURIComponent(phone)}`);
-      const attachments = await waitFor(
+      return waitFor(
         async () => {
           const [message] = await allMessages(customer.conversationId);
           const list = (message?.attachments ?? []) as Array<Record<string, unknown>>;
-          return list.every((a) => a.status !== 'pending') ? list : false;
+          return list.length === urls.length && list.every((a) => a.status !== 'pending') ? list : false;
         },
         { timeoutMs: 20_000 },
       );
-      expect(attachments[0]).toMatchObject({ contentType: 'image/png', status: 'stored', size: png.length });
-      expect(attachments[1]).toMatchObject({ contentType: 'image/png', status: 'failed' });
-      const stored = join(stackEnv().ATTACHMENTS_DIR, attachments[0]!.storageKey as string);
+    }
+
+    function expectStoredPng(attachment: Record<string, unknown> | undefined) {
+      expect(attachment).toMatchObject({ contentType: 'image/png', status: 'stored', size: png.length });
+      const stored = join(stackEnv().ATTACHMENTS_DIR, attachment!.storageKey as string);
       expect(existsSync(stored)).toBe(true);
       expect(readFileSync(stored).equals(png)).toBe(true);
+    }
+
+    it('keeps media as attachments and copies them to the blob store through the inbound-work queue', async () => {
+      const attachments = await mmsAttachments([`${media.baseUrl}/media/ok.png`, `${media.baseUrl}/media/gone.png`]);
+      expectStoredPng(attachments[0]);
+      expect(attachments[1]).toMatchObject({ contentType: 'image/png', status: 'failed' });
+    });
+
+    it('follows a redirect within MEDIA_HOSTS and stores what it leads to', async () => {
+      const tok = token();
+      const attachments = await mmsAttachments([redirect(media, `${cdn.baseUrl}/media/ok.png?t=${tok}`)]);
+      expectStoredPng(attachments[0]);
+      expect(askedFor(media, tok)).toHaveLength(1);
+      expect(askedFor(cdn, tok)).toEqual([{ path: '/media/ok.png', search: `t=${tok}` }]);
+    });
+
+    it('marks the attachment failed when a redirect leads outside MEDIA_HOSTS, at any hop, and never asks that host', async () => {
+      const tok = token();
+      const outsideUrl = `${outsideBase}/media/ok.png?t=${tok}`;
+      const attachments = await mmsAttachments([
+        redirect(media, outsideUrl), // the first hop leaves MEDIA_HOSTS
+        redirect(media, redirect(cdn, outsideUrl)), // the second one does, after an allowed first
+        redirect(media, `http://api.twilio.com/2010-04-01/Accounts/AC/Messages/MM/Media/ME?t=${tok}`), // an allowed host, but plain http
+      ]);
+      expect(attachments.map((a) => a.status)).toEqual(['failed', 'failed', 'failed']);
+      expect(attachments.every((a) => a.storageKey === undefined)).toBe(true);
+      expect(askedFor(media, tok)).toHaveLength(3);
+      expect(askedFor(cdn, tok)).toHaveLength(1);
+      expect(askedFor(outside, tok)).toEqual([]);
+    });
+
+    it('gives up on a redirect loop after a few redirects: failed, not retried', async () => {
+      const tok = token();
+      const { MAX_MEDIA_REDIRECTS } = await import('#shared/ingest/fetch-media.ts');
+      const attachments = await mmsAttachments([`${media.baseUrl}/media/loop?t=${tok}`]);
+      expect(attachments[0]).toMatchObject({ status: 'failed' });
+      expect(askedFor(media, tok)).toHaveLength(MAX_MEDIA_REDIRECTS + 1);
+    });
+
+    it('sends the Twilio credentials to the media URL’s own origin only, never to the host a redirect leads to', async () => {
+      // The test stack runs without a Twilio account SID (no credentials at all), so the use case runs
+      // here, against the stack's table and blob store, with an account SID set and `localhost` allowed.
+      const saved = { TWILIO_ACCOUNT_SID: process.env.TWILIO_ACCOUNT_SID, MEDIA_HOSTS: process.env.MEDIA_HOSTS };
+      const accountSid = sid('AC');
+      process.env.TWILIO_ACCOUNT_SID = accountSid;
+      process.env.MEDIA_HOSTS = '127.0.0.1,localhost';
+      try {
+        const { appendMessage, getMessage } = await import('#shared/data/conversation-store.ts');
+        const { newCustomerIds } = await import('#shared/domain/ids.ts');
+        const { fetchMedia } = await import('#shared/ingest/fetch-media.ts');
+        const tok = token();
+        const { customerId, conversationId } = newCustomerIds();
+        const messageId = `msg_${randomBytes(16).toString('hex')}`;
+        // Twilio-like: the API host redirects on itself, then to a pre-signed URL on another host.
+        const sourceUrl = redirect(media, redirect(media, `${outsideBase}/media/ok.png?t=${tok}`));
+        await appendMessage({
+          conversationId,
+          customerId,
+          messageId,
+          channel: 'sms',
+          direction: 'inbound',
+          body: '',
+          createdAt: new Date().toISOString(),
+          attachments: [{ name: 'photo.png', contentType: 'image/png', sourceUrl, status: 'pending' }],
+        });
+
+        await fetchMedia({ type: 'fetch-media', conversationId, messageId });
+
+        const basic = `Basic ${Buffer.from(`${accountSid}:${stackEnv().TWILIO_AUTH_TOKEN}`).toString('base64')}`;
+        expect(askedFor(media, tok).map((r) => r.authorization)).toEqual([basic, basic]);
+        expect(askedFor(outside, tok)).toEqual([{ path: '/media/ok.png', search: `t=${tok}` }]);
+        expectStoredPng((await getMessage(conversationId, messageId))?.attachments?.[0]);
+      } finally {
+        for (const [name, value] of Object.entries(saved)) {
+          if (value === undefined) delete process.env[name];
+          else process.env[name] = value;
+        }
+      }
     });
   });
 
