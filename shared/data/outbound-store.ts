@@ -23,6 +23,11 @@ export type OutboundMessage = StoredMessage & {
   /** The variables the template was rendered with: the sender renders again from the approved version. */
   variables?: Record<string, string>;
   statusUpdatedAt?: string;
+  /**
+   * Set while a send attempt's outcome is unknown (no answer in time): the message stays `sending`, and
+   * the retry claims it again only if no status callback has named it since.
+   */
+  outcomeUnknownAt?: string;
 };
 
 /** How many thread pages (newest first) to look through for the inbound email a reply answers. */
@@ -125,16 +130,26 @@ export async function sendTimeState(
  * ```
  */
 export async function claimForSending(
-  message: Pick<OutboundMessage, 'conversationId' | 'messageId' | 'templateId' | 'templateVersion' | 'contentHash'>,
+  message: Pick<OutboundMessage, 'conversationId' | 'messageId' | 'templateId' | 'templateVersion' | 'contentHash' | 'status' | 'outcomeUnknownAt'>,
   now: string,
 ): Promise<'claimed' | 'taken' | 'template_not_approved'> {
+  // A retry after an unknown outcome claims the message it left `sending`, only while no callback has
+  // named it (no provider id) and no other retry has claimed it since (the same outcomeUnknownAt).
+  const again = message.status === 'sending' && message.outcomeUnknownAt !== undefined;
   const claim = {
     TableName: getTableName(),
     Key: messageKey(message.conversationId, message.messageId),
-    UpdateExpression: 'SET #status = :sending, statusRank = :sendingRank, statusUpdatedAt = :now, sendingAt = :now',
-    ConditionExpression: `${exists} AND #status = :queued`,
+    UpdateExpression: 'SET #status = :sending, statusRank = :sendingRank, statusUpdatedAt = :now, sendingAt = :now REMOVE outcomeUnknownAt',
+    ConditionExpression: again
+      ? `${exists} AND #status = :sending AND outcomeUnknownAt = :unknownAt AND attribute_not_exists(providerMessageId)`
+      : `${exists} AND #status = :queued`,
     ExpressionAttributeNames: { '#status': 'status' },
-    ExpressionAttributeValues: { ':sending': 'sending', ':sendingRank': deliveryStatusRank.sending, ':queued': 'queued', ':now': now },
+    ExpressionAttributeValues: {
+      ':sending': 'sending',
+      ':sendingRank': deliveryStatusRank.sending,
+      ':now': now,
+      ...(again ? { ':unknownAt': message.outcomeUnknownAt } : { ':queued': 'queued' }),
+    },
   };
   if (message.templateId === undefined || message.templateVersion === undefined) {
     return (await conditionalUpdate(claim)) ? 'claimed' : 'taken';
@@ -184,6 +199,25 @@ export async function releaseClaim(conversationId: string, messageId: string, no
     ConditionExpression: `${exists} AND #status = :sending`,
     ExpressionAttributeNames: { '#status': 'status' },
     ExpressionAttributeValues: { ':sending': 'sending', ':queued': 'queued', ':queuedRank': deliveryStatusRank.queued, ':now': now },
+  });
+}
+
+/**
+ * Notes that a send attempt's outcome is unknown (the provider may have the message): the message stays
+ * `sending` for the retry to decide. False when a status callback already moved it on.
+ *
+ * @example
+ * ```ts
+ * await markOutcomeUnknown('conv_…', 'msg_…', now);
+ * ```
+ */
+export async function markOutcomeUnknown(conversationId: string, messageId: string, now: string): Promise<boolean> {
+  return conditionalUpdate({
+    Key: messageKey(conversationId, messageId),
+    UpdateExpression: 'SET outcomeUnknownAt = :now, statusUpdatedAt = :now',
+    ConditionExpression: `${exists} AND #status = :sending AND attribute_not_exists(providerMessageId)`,
+    ExpressionAttributeNames: { '#status': 'status' },
+    ExpressionAttributeValues: { ':sending': 'sending', ':now': now },
   });
 }
 

@@ -1,13 +1,13 @@
 import { senderFor } from '#shared/adapters/providers/channel-senders.ts';
 import { requireEnv } from '#shared/config.ts';
-import { advanceStatus, asOutboundMessage, claimForSending, recordSent, releaseClaim, sendTimeState, type OutboundMessage } from '#shared/data/outbound-store.ts';
+import { advanceStatus, asOutboundMessage, claimForSending, markOutcomeUnknown, recordSent, releaseClaim, sendTimeState, type OutboundMessage } from '#shared/data/outbound-store.ts';
 import type { StoredTemplateVersion } from '#shared/data/template-store.ts';
 import type { Channel } from '#shared/domain/message.ts';
 import type { RenderedContent } from '#shared/domain/template.ts';
 import { findMessageFollowingMerge } from '#shared/ingest/follow-merge.ts';
 import { logger } from '#shared/logger.ts';
 import { unsubscribeUrl } from '#shared/outbound/unsubscribe-token.ts';
-import { PermanentDeliveryError, type ChannelSender, type DeliveryResult, type OutboundDelivery } from '#shared/ports/channel-sender.ts';
+import { PermanentDeliveryError, TransientDeliveryError, type ChannelSender, type DeliveryResult, type OutboundDelivery } from '#shared/ports/channel-sender.ts';
 import { renderTemplate } from '#shared/templates/render.ts';
 
 /** One send job as the sender receives it. `attempt` is the queue's receive count (1 on the first try). */
@@ -47,14 +47,17 @@ export function backoffSeconds(attempt: number): number {
 /**
  * Delivers one queued outbound message through its channel's provider, at most once.
  *
- * 1. load the message; anything but `queued` was handled already (a duplicate job): done
+ * 1. load the message; anything but `queued` was handled already (a duplicate job): done, except a
+ *    message an unknown outcome left `sending` that no status callback has named since (step 5)
  * 2. hold it while its `notBefore` (broadcast pacing) is in the future
  * 3. a templated message: the version must still be approved with the very hash the message was
  *    rendered from (a version revoked after queueing never reaches a provider); render it again
  * 4. consent again (an opt-out may have arrived since queueing)
  * 5. claim `queued` → `sending` (conditional: one claimant; for a template, in one transaction with the
  *    check that the version is still approved with that hash), call the provider, record the outcome:
- *    `sent`; `failed` with the provider's reason (never retried); or back to `queued` to retry later
+ *    `sent`; `failed` with the provider's reason (never retried); back to `queued` to retry later when
+ *    the provider answered "not now"; or, when its answer never came (the outcome is unknown), left
+ *    `sending` for the retry, which goes ahead only if no status callback has named the message since
  *
  * @example
  * ```ts
@@ -71,7 +74,10 @@ export async function deliverOutbound(job: DeliverJob, deps: DeliverDeps = defau
     return { result: 'skipped' };
   }
   const { conversationId, messageId } = message;
-  if (message.status !== 'queued') return { result: 'skipped' };
+  // Anything else was handled already (a duplicate job), unless an attempt's outcome was left unknown
+  // and no status callback has named the message since: then the provider shows no sign of it.
+  const retryAfterUnknown = message.status === 'sending' && message.outcomeUnknownAt !== undefined && message.providerMessageId === undefined;
+  if (message.status !== 'queued' && !retryAfterUnknown) return { result: 'skipped' };
 
   if (message.notBefore) {
     const waitMs = Date.parse(message.notBefore) - now.getTime();
@@ -102,13 +108,17 @@ export async function deliverOutbound(job: DeliverJob, deps: DeliverDeps = defau
     result = await sender.send(delivery);
   } catch (err) {
     if (err instanceof PermanentDeliveryError) return fail(err.reason);
+    const outcomeUnknown = err instanceof TransientDeliveryError && err.outcomeUnknown;
     if (job.attempt >= MAX_SEND_ATTEMPTS) {
       // The queue's last try: the job goes on to the DLQ (kept for replay), the message says it failed
-      // rather than sitting `queued` for ever.
-      await fail('retries_exhausted');
+      // rather than sitting `queued` for ever (or, outcome unknown, that it may have gone out).
+      await fail(outcomeUnknown ? 'provider_outcome_unknown' : 'retries_exhausted');
       return { result: 'later', retryInSeconds: 0, why: 'transient' };
     }
-    await releaseClaim(conversationId, messageId, deps.now().toISOString());
+    // The provider said no: the claim is given back. It may have said yes unheard: the message stays
+    // `sending`, and the retry goes ahead only if no callback has named it by then (at most one send).
+    if (outcomeUnknown) await markOutcomeUnknown(conversationId, messageId, deps.now().toISOString());
+    else await releaseClaim(conversationId, messageId, deps.now().toISOString());
     const retryInSeconds = backoffSeconds(job.attempt);
     // Name and message only: a provider's answer (the error's cause) may quote the recipient.
     const error = err instanceof Error ? { name: err.name, message: err.message } : { name: typeof err };

@@ -36,11 +36,18 @@ export class PermanentDeliveryError extends Error {
   }
 }
 
-/** A failure worth retrying (5xx, timeout, 429): the queue retries with backoff, then the DLQ keeps it. */
+/**
+ * A failure worth retrying (5xx, timeout, 429): the queue retries with backoff, then the DLQ keeps it.
+ * `outcomeUnknown`: the request may have reached the provider and been accepted (no answer in time, a
+ * connection lost mid-call, a 2xx we could not read), so a retry must first wait for the provider's
+ * own word: the sender retries only if no status callback named the message in the meantime.
+ */
 export class TransientDeliveryError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
+  readonly outcomeUnknown: boolean;
+  constructor(message: string, options?: { cause?: unknown; outcomeUnknown?: boolean }) {
     super(message, options);
     this.name = 'TransientDeliveryError';
+    this.outcomeUnknown = options?.outcomeUnknown ?? false;
   }
 }
 

@@ -126,6 +126,44 @@ describe('deliverOutbound', () => {
     expect(failing.calls).toHaveLength(1);
   });
 
+  describe('when the provider’s answer never came (the outcome is unknown)', () => {
+    const unheard = () =>
+      fakeSender(async () => {
+        throw new modules.errors.TransientDeliveryError('twilio: no answer within 10000 ms', { outcomeUnknown: true });
+      });
+
+    it('keeps the message sending, and the retry sends nothing once a status callback has named it', async () => {
+      const { job } = await heldMessage();
+      const first = unheard();
+      expect(await modules.deliverOutbound(job, depsWith(first.sender))).toEqual({ result: 'later', why: 'transient', retryInSeconds: 10 });
+      expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'sending', outcomeUnknownAt: expect.any(String) });
+      // Twilio had it after all: its status callback arrives before the retry.
+      expect(await modules.applyDeliveryStatus({ conversationId: job.conversationId, messageId: job.messageId, status: 'delivered', providerMessageId: 'SM0123456789abcdef0123456789abcdef' })).toBe('updated');
+      const retry = fakeSender();
+      expect(await modules.deliverOutbound({ ...job, attempt: 2 }, depsWith(retry.sender))).toEqual({ result: 'skipped' });
+      expect(retry.calls).toHaveLength(0);
+      expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'delivered', providerMessageId: 'SM0123456789abcdef0123456789abcdef' });
+    });
+
+    it('sends again, once, when nothing has named the message by the retry', async () => {
+      const { job } = await heldMessage();
+      expect(await modules.deliverOutbound(job, depsWith(unheard().sender))).toMatchObject({ result: 'later', why: 'transient' });
+      // Two copies of the retried job at once: one claim, one call.
+      const retry = fakeSender(() => new Promise((r) => setTimeout(r, 50)));
+      const outcomes = await Promise.all([modules.deliverOutbound({ ...job, attempt: 2 }, depsWith(retry.sender)), modules.deliverOutbound({ ...job, attempt: 2 }, depsWith(retry.sender))]);
+      expect(outcomes.map((o) => o.result).sort()).toEqual(['sent', 'skipped']);
+      expect(retry.calls).toHaveLength(1);
+      expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'sent', providerMessageId: expect.stringMatching(/^SM/) });
+      expect((await messageIn(job.conversationId, job.messageId)).outcomeUnknownAt).toBeUndefined();
+    });
+
+    it('on the queue’s last try, marks the message failed with provider_outcome_unknown', async () => {
+      const { job } = await heldMessage();
+      expect(await modules.deliverOutbound({ ...job, attempt: 5 }, depsWith(unheard().sender))).toMatchObject({ result: 'later', why: 'transient' });
+      expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'failed', failureReason: 'provider_outcome_unknown' });
+    });
+  });
+
   it('marks a message failed with the provider’s reason on a permanent error, and never retries it', async () => {
     const { job } = await heldMessage();
     const refusing = fakeSender(async () => {

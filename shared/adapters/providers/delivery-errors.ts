@@ -29,9 +29,14 @@ export function isPermanentStatus(status: number): boolean {
   return status >= 400 && status < 500 && status !== 408 && status !== 429;
 }
 
+/** Errors that mean the request never left: no connection was made, so the provider cannot have it. */
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+
 /**
- * A call that never got an HTTP answer (connection refused, DNS, reset, our timeout): transient. The
- * cause (a fetch `TypeError` or `TimeoutError`) names host and errno only, no message content.
+ * A call that never got an HTTP answer (connection refused, DNS, reset, our timeout): transient. Unless
+ * no connection was ever made, the provider may have accepted the request, so the outcome is unknown
+ * (see {@link TransientDeliveryError}). The cause (a fetch `TypeError` or `TimeoutError`) names host and
+ * errno only, no message content.
  *
  * @example
  * ```ts
@@ -41,5 +46,7 @@ export function isPermanentStatus(status: number): boolean {
 export function networkDeliveryError(provider: string, err: unknown, timeoutMs = PROVIDER_TIMEOUT_MS): TransientDeliveryError {
   const name = (err as { name?: string } | undefined)?.name;
   const what = name === 'TimeoutError' || name === 'AbortError' ? `no answer within ${timeoutMs} ms` : 'network error';
-  return new TransientDeliveryError(`${provider}: ${what}`, { cause: err });
+  const code = (err as { cause?: { code?: unknown } } | undefined)?.cause?.code;
+  const notSent = typeof code === 'string' && NOT_SENT_CODES.has(code);
+  return new TransientDeliveryError(`${provider}: ${what}`, { cause: err, outcomeUnknown: !notSent });
 }

@@ -69,8 +69,8 @@ export function twilioDeliveryError(err: unknown): unknown {
     const code = typeof err.code === 'number' && err.code > 0 ? err.code : status;
     return deliveryErrorForStatus({ status, reason: `twilio:${code}` });
   }
-  // A 2xx whose body is not JSON: Twilio may have accepted the message; the queue retries (at-least-once).
-  if (err instanceof SyntaxError) return new TransientDeliveryError('twilio: unreadable answer', { cause: err });
+  // A 2xx whose body is not JSON: Twilio may have accepted the message.
+  if (err instanceof SyntaxError) return new TransientDeliveryError('twilio: unreadable answer', { cause: err, outcomeUnknown: true });
   return err;
 }
 
