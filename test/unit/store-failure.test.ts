@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { signChat, signTwilio } from '#test/helpers/index.ts';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { basicAuth, signChat, signTwilio } from '#test/helpers/index.ts';
+import { buildMultipart, sampleEmail, SENDGRID_CONTENT_TYPE } from './email/sendgrid-multipart.ts';
 
 // A store that does not answer: DynamoDB "down" is a closed port, reached through the real SDK client.
 const env: Record<string, string> = {
@@ -12,6 +16,8 @@ const env: Record<string, string> = {
   PUBLIC_BASE_URL: 'https://support.example.com',
   TWILIO_AUTH_TOKEN: 'store-failure-token',
   CHAT_WEBHOOK_SECRET: 'store-failure-secret',
+  SENDGRID_INBOUND_SECRET: 'store-failure-inbound',
+  ATTACHMENTS_DIR: mkdtempSync(join(tmpdir(), 'omni-store-failure-')),
   INBOUND_WORK_QUEUE_URL: 'http://127.0.0.1:9/000000000000/inbound-work',
 };
 const saved = new Map<string, string | undefined>();
@@ -64,5 +70,34 @@ describe('a store failure answers 5xx so the provider retries, without details',
       context,
     )) as APIGatewayProxyStructuredResultV2;
     expect(res.statusCode).toBe(500);
+  });
+
+  it('Twilio voice transcription → 500', async () => {
+    const { handler } = await import('#functions/http/twilio-voice-transcription.ts');
+    const params = {
+      CallSid: `CA${'b'.repeat(32)}`,
+      RecordingSid: `RE${'c'.repeat(32)}`,
+      TranscriptionSid: `TR${'d'.repeat(32)}`,
+      TranscriptionText: 'Please call me back about my card.',
+      TranscriptionStatus: 'completed',
+      From: '+16285550123',
+      To: '+16285550000',
+    };
+    const path = '/webhooks/twilio/voice/transcription';
+    const signature = signTwilio(`${env.PUBLIC_BASE_URL}${path}`, params, env.TWILIO_AUTH_TOKEN!);
+    const res = (await handler(event(path, new URLSearchParams(params).toString(), { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature }), context)) as APIGatewayProxyStructuredResultV2;
+    expect(res.statusCode).toBe(500);
+    expect(JSON.parse(res.body!)).toEqual({ error: { code: 'internal_error', message: 'Internal error; please retry' } });
+  });
+
+  it('SendGrid Inbound Parse → 500', async () => {
+    const { handler } = await import('#functions/http/sendgrid-inbound.ts');
+    const { body } = buildMultipart({ fields: sampleEmail() });
+    const res = (await handler(
+      { ...event('/webhooks/sendgrid/inbound', body.toString('base64'), { 'content-type': SENDGRID_CONTENT_TYPE, authorization: basicAuth('inbound', env.SENDGRID_INBOUND_SECRET!) }), isBase64Encoded: true },
+      context,
+    )) as APIGatewayProxyStructuredResultV2;
+    expect(res.statusCode).toBe(500);
+    expect(res.body).not.toContain('127.0.0.1');
   });
 });
