@@ -1,14 +1,25 @@
 import { randomUUID } from 'node:crypto';
-import { access, readFile } from 'node:fs/promises';
+import { access, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, inject, it } from 'vitest';
+import fc from 'fast-check';
 import type { Message } from '#shared/domain/message.ts';
 import { contentAddressedKey } from '#shared/ports/blob-store.ts';
 import { staffToken } from '#test/helpers/auth.ts';
 import { dynamo } from '#test/helpers/dynamo.ts';
+import { applyMutations } from '#test/helpers/hostile.ts';
 import { basicAuth } from '#test/helpers/sendgrid.ts';
-import { buildMultipart, sampleEmail } from '#test/unit/email/sendgrid-multipart.ts';
+import {
+  buildMultipart,
+  hostileFieldsMail,
+  multipartMutation,
+  randomContentType,
+  randomMultipartBody,
+  sampleEmail,
+  SENDGRID_CONTENT_TYPE,
+} from '#test/unit/email/sendgrid-multipart.ts';
+import { expectClientError, writeWatch } from './support.ts';
 
 const baseUrl = inject('baseUrl');
 const env = inject('env');
@@ -151,6 +162,62 @@ describe('POST /webhooks/sendgrid/inbound through the local stack', () => {
       expect(await itemsMentioning(mail.tag)).toBe(0);
       expect((await staffGet(`/customers?email=${encodeURIComponent(mail.sender)}`)).status).toBe(404);
       await expect(access(join(env.ATTACHMENTS_DIR, contentAddressedKey(mail.pdf, 'Invoice 42.pdf')))).rejects.toThrow(/ENOENT/);
+    });
+  });
+
+  describe('random and mutated bodies (property)', () => {
+    /** Files in the blob store: attachments are written before the message, so a refusal after them would leave some. */
+    async function storedFiles(): Promise<number> {
+      try {
+        return (await readdir(env.ATTACHMENTS_DIR, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).length;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+        throw err;
+      }
+    }
+
+    it('answers random and mutated multipart bodies with 200 and the ids or a 4xx JSON error, never a 5xx; a refused one writes nothing', async () => {
+      // Prepare
+      const mail = freshMail();
+      const sample = fc.oneof(
+        { arbitrary: fc.array(multipartMutation, { minLength: 1, maxLength: 4 }).map((ms) => ({ body: applyMutations(mail.body, ms), contentType: mail.contentType })), weight: 3 },
+        { arbitrary: randomMultipartBody.map((body) => ({ body, contentType: SENDGRID_CONTENT_TYPE })), weight: 1 },
+        // fetch refuses header values with control or non-Latin-1 characters before sending.
+        { arbitrary: randomContentType.filter((t) => /^[\x20-\x7e]*$/.test(t)).map((contentType) => ({ body: mail.body, contentType })), weight: 1 },
+        { arbitrary: hostileFieldsMail, weight: 2 },
+      );
+      // Mostly valid credentials, so that samples reach the parser.
+      const authorization = fc.oneof(
+        { arbitrary: fc.constant<string | undefined>(auth), weight: 8 },
+        { arbitrary: fc.constantFrom(undefined, basicAuth('inbound', `${env.SENDGRID_INBOUND_SECRET}x`), basicAuth('admin', env.SENDGRID_INBOUND_SECRET), 'Basic !!!', 'Bearer x'), weight: 1 },
+      );
+      const wrote = await writeWatch();
+      let files = await storedFiles();
+
+      await fc.assert(
+        fc.asyncProperty(sample, authorization, async ({ body, contentType }, authHeader) => {
+
+          // Act
+          const res = await post(body, { 'content-type': contentType, ...(authHeader === undefined ? {} : { authorization: authHeader }) });
+
+          // Assess
+          let refused = true;
+          if (res.status === 200) {
+            refused = false;
+            const ids = (await res.json()) as { conversationId: string; messageId: string };
+            expect(ids.conversationId).toMatch(/^conv_/);
+            expect(ids.messageId).toMatch(/^msg_/);
+          } else {
+            await expectClientError(res);
+          }
+          if (authHeader !== auth) expect(refused).toBe(true);
+          await wrote(refused);
+          const nowFiles = await storedFiles();
+          if (refused) expect(nowFiles - files, 'files stored by a refused request').toBe(0);
+          files = nowFiles;
+        }),
+        { numRuns: 150 },
+      );
     });
   });
 });

@@ -1,4 +1,5 @@
 import busboy from 'busboy';
+import busboyUtils from 'busboy/lib/utils.js';
 import { compile } from 'html-to-text';
 import { MAX_BODY_BYTES } from '#shared/config.ts';
 import { PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError, type DomainError } from '#shared/errors.ts';
@@ -131,6 +132,22 @@ export async function parseInboundParse(
  * part Content-Type would be decoded by busboy first; SendGrid sends none, its parts carry only a
  * Content-Disposition.)
  */
+/**
+ * The body up to the end of its close delimiter (`--<boundary>--` at the start of a line): RFC 2046
+ * says the epilogue after it is to be ignored. busboy does not ignore it: a delimiter in the epilogue
+ * opens a part it then waits on for ever, so a hostile body could hold the request until it times out.
+ * The boundary is read with busboy's own Content-Type parser, so both agree on it.
+ */
+function withoutEpilogue(body: Buffer, contentType: string): Buffer {
+  const boundary = busboyUtils.parseContentType(contentType)?.params.boundary;
+  if (!boundary) return body;
+  const close = Buffer.from(`--${boundary}--`, 'latin1');
+  for (let at = body.indexOf(close); at >= 0; at = body.indexOf(close, at + 1)) {
+    if (at === 0 || (body[at - 2] === 0x0d && body[at - 1] === 0x0a)) return body.subarray(0, at + close.length);
+  }
+  return body;
+}
+
 function readMultipart(body: Buffer, contentType: string, limits: InboundParseLimits): Promise<RawForm> {
   return new Promise<RawForm>((resolve, reject) => {
     const fields = new Map<string, Buffer>();
@@ -185,7 +202,7 @@ function readMultipart(body: Buffer, contentType: string, limits: InboundParseLi
       settled = true;
       resolve({ fields, files });
     });
-    parser.end(body);
+    parser.end(withoutEpilogue(body, contentType));
   });
 }
 

@@ -57,6 +57,16 @@ describe('parseInboundParse', () => {
     expect(email.text).not.toMatch(/<[a-z]/i);
   });
 
+  it('ignores the epilogue after the close delimiter (RFC 2046), even one holding delimiters and an unclosed part', async () => {
+    // Without this, busboy opened the epilogue's parts and waited on the last one for ever (a 30 s hang).
+    const hostile = Buffer.from('--xYzZY--\r\n--xYzZY\r\n--xYzZY\r\nContent-Disposition: form-data; name="attachment1"; filename="a.pdf"\r\n\r\nabc');
+    await expect(parseInboundParse(hostile, 'multipart/form-data; boundary=xYzZY')).rejects.toBeInstanceOf(ValidationError);
+    const { body, contentType } = buildMultipart({ fields: sampleEmail() });
+    const epilogue = Buffer.from('\r\n--xYzZY\r\nContent-Disposition: form-data; name="subject"\r\n\r\nforged', 'latin1');
+    const parsed = await parseInboundParse(Buffer.concat([body, epilogue]), contentType);
+    expect(parsed).toMatchObject({ subject: (await parseInboundParse(body, contentType)).subject, attachments: [] });
+  });
+
   it('prefers the text part when both are present', async () => {
     // Prepare
     const { body, contentType } = buildMultipart({ fields: sampleEmail({ text: 'plain words', html: '<p>html words</p>' }) });

@@ -1,3 +1,6 @@
+import fc from 'fast-check';
+import { bodyMutation, type Mutation } from '#test/helpers/hostile.ts';
+
 /**
  * Builds multipart bodies the way SendGrid Inbound Parse posts them (default mode): boundary `xYzZY`,
  * text parts with a Content-Disposition only and their bytes as the mail carried them (so a latin1
@@ -64,3 +67,47 @@ export function sampleEmail(overrides: Record<string, string | Buffer> = {}): Re
     ...overrides,
   };
 }
+
+/** The content type of a body built with the default boundary. */
+export const SENDGRID_CONTENT_TYPE = `multipart/form-data; boundary=${SENDGRID_BOUNDARY}`;
+
+/**
+ * Mutations of a SendGrid body (see `bodyMutation`): flipped bytes, truncation, an extra boundary line,
+ * random bytes, a dropped span, a repeated slice holding a boundary and part of a part, CRLFs turned LF.
+ */
+export const multipartMutation: fc.Arbitrary<Mutation> = bodyMutation({
+  markers: [Buffer.from(`\r\n--${SENDGRID_BOUNDARY}\r\n`)],
+  rewrites: [(body) => Buffer.from(body.toString('latin1').replaceAll('\r\n', '\n'), 'latin1')],
+});
+
+/** Random bytes, sometimes framed by the default boundary so the parser gets past the first line (send with {@link SENDGRID_CONTENT_TYPE}). */
+export const randomMultipartBody: fc.Arbitrary<Buffer> = fc
+  .tuple(fc.uint8Array({ maxLength: 2048 }), fc.boolean())
+  .map(([bytes, framed]) =>
+    framed ? Buffer.concat([Buffer.from(`--${SENDGRID_BOUNDARY}\r\n`), Buffer.from(bytes), Buffer.from(`\r\n--${SENDGRID_BOUNDARY}--\r\n`)]) : Buffer.from(bytes),
+  );
+
+/** Any content type, multipart ones with random parameters and boundaries included. */
+export const randomContentType: fc.Arbitrary<string> = fc.oneof(
+  fc.string({ maxLength: 80 }),
+  fc.string({ maxLength: 40 }).map((s) => `multipart/form-data; ${s}`),
+  fc.string({ maxLength: 40 }).map((s) => `multipart/form-data; boundary=${s}`),
+  fc.string({ maxLength: 40 }).map((s) => `multipart/form-data; boundary="${s}"; charset=${s}`),
+);
+
+const anyText = fc.oneof(fc.string({ maxLength: 200 }), fc.string({ unit: 'binary', maxLength: 200 }), fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b)));
+
+/**
+ * A mail whose fields (from, to, headers, charsets, attachment-info, html, subject) may be anything,
+ * with one small attachment; without its `text` part when `html` is given.
+ */
+export const hostileFieldsMail: fc.Arbitrary<{ body: Buffer; contentType: string }> = fc
+  .record({ from: anyText, to: anyText, headers: anyText, charsets: anyText, 'attachment-info': anyText, html: anyText, subject: anyText }, { requiredKeys: [] })
+  .map((overrides) => {
+    const fields = sampleEmail(overrides);
+    if ('html' in overrides) delete fields.text;
+    return buildMultipart({
+      fields,
+      files: [{ field: 'attachment1', filename: 'x.bin', contentType: 'application/octet-stream', content: Buffer.from('x') }],
+    });
+  });
