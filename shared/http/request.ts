@@ -67,7 +67,8 @@ export function parseForm(raw: Buffer): Record<string, string | string[]> {
     throw new ValidationError('Form body is not valid UTF-8', { cause });
   }
   if (/%(?![0-9a-fA-F]{2})/.test(text)) throw new ValidationError('Form body has a malformed percent-escape');
-  const params: Record<string, string | string[]> = {};
+  // No prototype: a field named `toString` or `__proto__` is just a field.
+  const params: Record<string, string | string[]> = Object.create(null) as Record<string, string | string[]>;
   for (const [key, value] of new URLSearchParams(text)) {
     const prev = params[key];
     params[key] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value];

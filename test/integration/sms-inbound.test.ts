@@ -35,6 +35,17 @@ describe('Twilio SMS webhook → the sender’s thread', () => {
     expect(Date.parse(messages[0]!.createdAt as string)).not.toBeNaN();
   });
 
+  it('accepts a signed SMS whatever its extra field names, object built-ins (toString, constructor, hasOwnProperty, valueOf) included', async () => {
+    // Prepare
+    const phone = freshPhone();
+    // Act
+    const res = await post(smsParams(phone, 'Fields with odd names', { toString: 'x', constructor: 'y', hasOwnProperty: 'w', valueOf: 'v' }));
+    // Assess
+    expect(res.status).toBe(200);
+    const customer = await customerBy(`phone=${encodeURIComponent(phone)}`);
+    expect((await allMessages(customer.conversationId)).map((m) => m.body)).toEqual(['Fields with odd names']);
+  });
+
   it('answers a retried delivery (same MessageSid) the same and adds nothing, also when the copies arrive at once', async () => {
     const phone = freshPhone();
     const params = smsParams(phone, 'once');
