@@ -4,5 +4,5 @@ export { postChat, signChat } from './chat.ts';
 export { countItems, dynamo } from './dynamo.ts';
 export { basicAuth, signSendgridEvent } from './sendgrid.ts';
 export { applyStackEnv, baseUrl, stackEnv } from './stack.ts';
-export { postTwilioForm, signTwilio } from './twilio.ts';
+export { formParams, postTwilioBody, postTwilioForm, signTwilio } from './twilio.ts';
 export { waitFor } from './wait.ts';

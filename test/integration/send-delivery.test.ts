@@ -154,7 +154,7 @@ describe('deliverOutbound', () => {
       expect(outcomes.map((o) => o.result).sort()).toEqual(['sent', 'skipped']);
       expect(retry.calls).toHaveLength(1);
       expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'sent', providerMessageId: expect.stringMatching(/^SM/) });
-      expect((await messageIn(job.conversationId, job.messageId)).outcomeUnknownAt).toBeUndefined();
+      expect((await messageIn(job.conversationId, job.messageId))?.outcomeUnknownAt).toBeUndefined();
     });
 
     it('on the queue’s last try, marks the message failed with provider_outcome_unknown', async () => {

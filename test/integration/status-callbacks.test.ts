@@ -1,7 +1,9 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, inject, it } from 'vitest';
-import { baseUrl, postTwilioForm, signSendgridEvent, stackEnv } from '#test/helpers/index.ts';
-import { expectNothingWritten } from './support.ts';
+import fc from 'fast-check';
+import { applyMutations, bodyMutation, encodeForm, fieldMutation, FORM_MARKERS, randomFormBody, twilioSignature, twilioSigning } from '#test/helpers/hostile.ts';
+import { baseUrl, postTwilioBody, postTwilioForm, signSendgridEvent, stackEnv } from '#test/helpers/index.ts';
+import { expectNothingWritten, sid, twilioOutcome } from './support.ts';
 import { errorOf, jsonOf, messageIn, newCustomer, send, waitForStatus, type Json } from '../model/outbound-support.ts';
 
 const TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>';
@@ -91,6 +93,68 @@ describe('Twilio status callbacks', () => {
       );
     });
     expect(await messageIn(conversationId, messageId)).toMatchObject({ status: 'sent' });
+  });
+
+  it('random and mutated callbacks, signed or not, answer TwiML or a 4xx JSON error, never a 5xx; none adds an item and a refused one leaves the message as it was (property)', async () => {
+    // Prepare: a message sent under a provider id, and a valid callback for it.
+    const env = stackEnv();
+    const { conversationId, messageId, providerMessageId } = await sentMessage('sms');
+    const valid = {
+      AccountSid: sid('AC'),
+      ApiVersion: '2010-04-01',
+      MessageSid: providerMessageId,
+      MessageStatus: 'sent',
+      SmsSid: providerMessageId,
+      SmsStatus: 'sent',
+      From: '+16285550000',
+      To: '+16285550199',
+    };
+    const plausible = {
+      MessageSid: [providerMessageId, sid('SM'), 'SM', 'a'.repeat(65), 'SM 1'],
+      MessageStatus: ['queued', 'accepted', 'sending', 'sent', 'delivered', 'read', 'undelivered', 'failed', 'canceled', 'scheduled', 'DELIVERED', 'in-progress', ''],
+      ErrorCode: ['30003', '21610', '', 'x'.repeat(17)],
+      CallSid: [providerMessageId, sid('CA'), ''],
+      CallStatus: ['completed', 'busy', 'no-answer', 'failed', 'canceled', 'in-progress', 'ringing', ''],
+    };
+    const ids = { conversationId, messageId };
+    const query = fc.oneof(
+      fc.constant(ids),
+      fc.constant({}),
+      fc.constant({ conversationId: 'conv_00000000000000000000000000000000', messageId: 'msg_00000000000000000000000000000000' }),
+      // Random pairs over the two names: our ids, other shapes, repeats.
+      fc.array(
+        fc.tuple(
+          fc.oneof(fc.constantFrom('conversationId', 'messageId'), fc.string({ maxLength: 12 })),
+          fc.oneof(fc.constantFrom(conversationId, messageId, `${conversationId},${conversationId}`, 'conv_x', ''), fc.string({ maxLength: 40 })),
+        ),
+        { maxLength: 4 },
+      ),
+    );
+    const body = fc.oneof(
+      { arbitrary: fieldMutation(valid, plausible).map((m) => m.body), weight: 3 },
+      { arbitrary: fc.array(bodyMutation({ markers: FORM_MARKERS }), { minLength: 1, maxLength: 4 }).map((ms) => applyMutations(encodeForm(Object.entries(valid)), ms)), weight: 2 },
+      { arbitrary: randomFormBody([...Object.keys(valid), ...Object.keys(plausible)]), weight: 1 },
+    );
+    let seen = await messageIn(conversationId, messageId);
+
+    // Act + Assess: status callbacks only ever update a message, so no sample may add an item.
+    await expectNothingWritten(async () => {
+      await fc.assert(
+        fc.asyncProperty(body, twilioSigning, query, async (raw, signing, q) => {
+          const search = new URLSearchParams(Array.isArray(q) ? q : Object.entries(q)).toString();
+          const url = `${baseUrl()}/webhooks/twilio/status${search ? `?${search}` : ''}`;
+          const signature = twilioSignature(signing, url, raw, env.TWILIO_AUTH_TOKEN);
+          const outcome = await twilioOutcome(await postTwilioBody(url, raw, { authToken: env.TWILIO_AUTH_TOKEN, ...(signature === undefined ? {} : { signature }) }));
+          if (signing !== 'exact') expect(outcome).toBe('refused');
+          if (search.includes(messageId)) {
+            const now = await messageIn(conversationId, messageId);
+            if (outcome === 'refused') expect(now).toEqual(seen);
+            seen = now;
+          }
+        }),
+        { numRuns: 300 },
+      );
+    });
   });
 
   it('answers 200 and changes nothing when the signed callback URL names no message of ours', async () => {

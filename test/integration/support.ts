@@ -58,3 +58,48 @@ export async function expectError(res: Response, status: number): Promise<void> 
   expect(typeof body.error?.code).toBe('string');
   expect(typeof body.error?.message).toBe('string');
 }
+
+/** Asserts a refusal: a 4xx (never a 5xx) carrying the JSON error shape `{"error":{"code","message"}}`. */
+export async function expectClientError(res: Response): Promise<{ code: string; message: string }> {
+  const text = await res.text();
+  expect(res.status, text).toBeGreaterThanOrEqual(400);
+  expect(res.status, text).toBeLessThan(500);
+  const body = JSON.parse(text) as { error?: { code?: unknown; message?: unknown } };
+  expect(typeof body.error?.code, text).toBe('string');
+  expect(typeof body.error?.message, text).toBe('string');
+  return body.error as { code: string; message: string };
+}
+
+/** A Twilio webhook's answer in a property test: `accepted` (200 with TwiML) or `refused` (a 4xx JSON error); anything else fails. */
+export async function twilioOutcome(res: Response): Promise<'accepted' | 'refused'> {
+  if (res.status !== 200) {
+    await expectClientError(res);
+    return 'refused';
+  }
+  expect(res.headers.get('content-type')).toContain('text/xml');
+  expect(await res.text()).toContain('<Response');
+  return 'accepted';
+}
+
+/**
+ * For property tests whose samples may be accepted (and then write): follows the table's item count
+ * from request to request and asserts that a refused request wrote nothing. One count scan per call,
+ * so keep such properties to a hundred runs or so; samples refused by construction belong in one
+ * {@link expectNothingWritten} instead.
+ *
+ * @example
+ * ```ts
+ * const wrote = await writeWatch();
+ * // in the property, after each request:
+ * await wrote(outcome === 'refused');
+ * ```
+ */
+export async function writeWatch(): Promise<(refused: boolean) => Promise<void>> {
+  const env = stackEnv();
+  let known = await countItems(env);
+  return async (refused) => {
+    const now = await countItems(env);
+    if (refused) expect(now - known, 'items written by a refused request').toBe(0);
+    known = now;
+  };
+}
