@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { identity } from '#shared/domain/identity.ts';
+import { normalizeEmail } from '#shared/domain/identity.ts';
 import type { Attachment, InboundMessage } from '#shared/domain/message.ts';
 import { contentAddressedKey, type BlobStore } from '#shared/ports/blob-store.ts';
 import type { ParsedInboundEmail } from '#shared/channels/email/inbound-parse.ts';
@@ -68,7 +68,7 @@ export async function toInboundMessage(email: ParsedInboundEmail, store: BlobSto
     channel: 'email',
     dedupeKey: emailDedupeKey(email),
     // The parser lower-cased it under the same rule: this never throws, it only says it once.
-    from: identity.email(email.fromAddress),
+    from: { kind: 'email', value: normalizeEmail(email.fromAddress) },
     body,
     ...(subject === '' ? {} : { subject }),
     ...(attachments.length === 0 ? {} : { attachments }),
