@@ -1,16 +1,30 @@
 import { voiceWebhookSchema } from '#shared/channels/twilio/twilio-schemas.ts';
-import { greetingTwiml, recordedTwiml } from '#shared/channels/twilio/voice-twiml.ts';
+import { greetingTwiml, recordedTwiml, withheldNumberTwiml } from '#shared/channels/twilio/voice-twiml.ts';
 import { verifiedTwilioForm } from '#shared/channels/twilio/twilio-webhook.ts';
 import { requireEnv } from '#shared/config.ts';
+import { normalizePhone } from '#shared/domain/identity.ts';
 import { httpHandler } from '#shared/http/http-handler.ts';
 import { twiml } from '#shared/http/responses.ts';
 
 /**
  * Twilio Voice webhook: discloses the automated, recorded call and how to reach a person, then records
  * with transcription. Nothing is stored here: the transcription callback writes the `voice` message.
- * Callers who withhold their number (`From` = `Anonymous`) hear the same disclosure.
+ * A caller whose number is withheld or not a phone number (`From` = `Anonymous`, a SIP or client
+ * address) hears that the system is automated and how to reach a person, and is not recorded: their
+ * message could reach no customer's thread, and nobody could call them back.
  */
 export const handler = httpHandler(async (event) => {
   const params = await verifiedTwilioForm(event, voiceWebhookSchema);
-  return twiml(params.RecordingSid ? recordedTwiml() : greetingTwiml(requireEnv('PUBLIC_BASE_URL')));
+  if (params.RecordingSid) return twiml(recordedTwiml());
+  return twiml(callable(params.From) ? greetingTwiml(requireEnv('PUBLIC_BASE_URL')) : withheldNumberTwiml());
 });
+
+/** A number the transcript can be filed under and called back: E.164 after normalization. */
+function callable(from: string): boolean {
+  try {
+    normalizePhone(from);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -22,10 +22,16 @@ describe('Twilio Voice: disclosure, recording, transcription into the caller’s
     expect(xml).toContain(`transcribeCallback="${stackEnv().PUBLIC_BASE_URL}/webhooks/twilio/voice/transcription"`);
   });
 
-  it('gives callers who withhold their number the same disclosure', async () => {
-    const res = await post('/webhooks/twilio/voice', { CallSid: sid('CA'), From: 'Anonymous', To: '+16285550000', CallStatus: 'ringing' });
-    expect(res.status).toBe(200);
-    expect(await res.text()).toMatch(/automated system/);
+  it('tells callers who withhold their number that the system is automated and how to reach a person, and records nothing', async () => {
+    for (const from of ['Anonymous', 'client:agent-1', 'sip:bob@example.com']) {
+      const res = await post('/webhooks/twilio/voice', { CallSid: sid('CA'), From: from, To: '+16285550000', CallStatus: 'ringing' });
+      expect(res.status, from).toBe(200);
+      const xml = await res.text();
+      expect(xml, from).toMatch(/automated system/);
+      expect(xml, from).toMatch(/reach a person/);
+      expect(xml, from).toContain('<Hangup');
+      expect(xml, from).not.toContain('<Record');
+    }
   });
 
   it('thanks the caller and hangs up after the recording instead of recording again', async () => {

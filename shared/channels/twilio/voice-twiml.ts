@@ -1,11 +1,12 @@
 import VoiceResponse from 'twilio/lib/twiml/VoiceResponse.js';
 import { optionalEnv } from '#shared/config.ts';
 
+const DEFAULT_HUMAN_CONTACT =
+  'A member of our support team, a real person, will listen to your message and call you back. To reach a person sooner, message us in the app or by email.';
+
 /** What a caller hears before recording: automation disclosed, recording disclosed, a way to a person. */
 export function greetingTwiml(publicBaseUrl: string): string {
-  const humanContact =
-    optionalEnv('VOICE_HUMAN_CONTACT') ??
-    'A member of our support team, a real person, will listen to your message and call you back. To reach a person sooner, message us in the app or by email.';
+  const humanContact = optionalEnv('VOICE_HUMAN_CONTACT') ?? DEFAULT_HUMAN_CONTACT;
   const response = new VoiceResponse();
   response.say(
     { language: 'en-US' },
@@ -28,6 +29,21 @@ export function greetingTwiml(publicBaseUrl: string): string {
 export function recordedTwiml(): string {
   const response = new VoiceResponse();
   response.say({ language: 'en-US' }, 'Thank you. Your message has been recorded and a person from our support team will get back to you. Goodbye.');
+  response.hangup();
+  return response.toString();
+}
+
+/**
+ * What a caller who withholds their number hears: the automated system disclosed, and that no message
+ * can be taken, since a voicemail with no number belongs to no customer and nobody could call back.
+ * Nothing is recorded, so nobody is told a message was taken that no person will ever see.
+ */
+export function withheldNumberTwiml(): string {
+  const response = new VoiceResponse();
+  response.say(
+    { language: 'en-US' },
+    'You have reached an automated system. Your number is withheld, so we cannot take a message or call you back. To reach a person, call again from a number we can call back, or message us in the app or by email. Goodbye.',
+  );
   response.hangup();
   return response.toString();
 }
