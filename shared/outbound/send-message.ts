@@ -114,7 +114,7 @@ export async function sendMessage(cmd: SendMessageCommand, deps: SendMessageDeps
   });
 
   try {
-    await deps.queue.enqueue({ messageId, conversationId: customer.conversationId });
+    await deps.queue.enqueue({ messageId, conversationId: customer.conversationId }, { paced: cmd.notBefore !== undefined });
   } catch (err) {
     // The message is in the thread already: it must not stay `queued` with no job to send it.
     await advanceStatus(customer.conversationId, messageId, { status: 'failed', failureReason: 'enqueue_failed', now: deps.now().toISOString() }).catch((markErr: unknown) =>

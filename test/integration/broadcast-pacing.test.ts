@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyStackEnv, baseUrl, postChat, stackEnv, staffToken } from '#test/helpers/index.ts';
+import { applyStackEnv, baseUrl, postChat, stackEnv, staffToken, waitFor } from '#test/helpers/index.ts';
 import type { SendMessageCommand } from '#shared/outbound/send-message.ts';
 import { allMessages, freshId } from './support.ts';
 
@@ -90,6 +90,21 @@ describe('broadcast use case: pacing and time budget', () => {
         body: 'Maintenance tonight.',
       });
     }
+  });
+
+  it('never holds up an agent’s reply behind a broadcast message waiting for its slot in the same conversation', async () => {
+    // Prepare: a broadcast message held until 2030 sits on the outbound queue for this customer.
+    const [customer] = await chatCustomers(1);
+    const templateId = await approvedChatTemplate();
+    const held = await broadcast.startBroadcast({ templateId, channel: 'chat', customerIds: [customer!.customerId], createdBy: 'agent-1' }, { ...recordingSender(), now: () => start, ratePerSecond: () => 1 });
+    expect(held.accepted).toHaveLength(1);
+    // Act: an agent answers the customer now.
+    const reply = await call(`/conversations/${customer!.conversationId}/messages`, { sub: 'agent-1', roles: ['agent'] }, { channel: 'chat', body: 'Your card is unblocked.' });
+    expect(reply.status).toBe(202);
+    const { messageId } = (await reply.json()) as { messageId: string };
+    // Assess: the reply goes out; the broadcast message still waits for 2030.
+    await waitFor(async () => (await store.getOutboundMessage(customer!.conversationId, messageId))?.status === 'sent', { timeoutMs: 15_000 });
+    expect(await store.getOutboundMessage(customer!.conversationId, held.accepted[0]!.messageId)).toMatchObject({ status: 'queued', notBefore: start.toISOString() });
   });
 
   it('reports the customers it had no time left for as not_attempted, in order, and queues nothing for them', async () => {

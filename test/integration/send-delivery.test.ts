@@ -250,9 +250,21 @@ describe('status order between the sender and the provider’s callbacks', () =>
 
 describe('the outbound consumer', () => {
   it('fails a record untried when the one before it in its conversation did not go, so messages never overtake', async () => {
-    // Prepare: a held message, then a plain one in the same conversation (its real job waits behind the held one).
+    // Prepare: a held message, then a plain one in the same conversation, written with no job of its own
+    // (so only the batch below can send it: were it tried, it would go out).
     const { customer, job } = await heldMessage();
-    const next = await jsonOf<{ messageId: string }>(await send(customer.conversationId, { channel: 'sms', body: 'second' }), 202);
+    const next = await modules.store.appendOutboundMessage({
+      messageId: `msg_${randomBytes(16).toString('hex')}`,
+      conversationId: customer.conversationId,
+      customerId: customer.customerId,
+      channel: 'sms',
+      direction: 'outbound',
+      body: 'second',
+      createdAt: new Date().toISOString(),
+      to: customer.phone!,
+      sentBy: 'agent-under-test',
+      automated: false,
+    });
     const record = (messageId: string, group: string, body: unknown) => ({
       messageId,
       receiptHandle: `not-a-receipt-${messageId}`,

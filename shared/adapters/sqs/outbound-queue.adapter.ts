@@ -13,8 +13,11 @@ export const MAX_VISIBILITY_SECONDS = 43_200;
  * Port: the outbound FIFO queue, grouped by conversation so one customer's messages leave in order.
  */
 export type OutboundQueue = {
-  /** Queues a send job; a second enqueue of the same message id within 5 minutes is dropped by SQS. */
-  enqueue(job: OutboundJob): Promise<void>;
+  /**
+   * Queues a send job; a second enqueue of the same message id within 5 minutes is dropped by SQS.
+   * `paced`: a message held until a later time (broadcast pacing), queued in its own lane.
+   */
+  enqueue(job: OutboundJob, options?: { paced?: boolean }): Promise<void>;
   /** Keeps a received job hidden for `seconds` from now (broadcast pacing, retry backoff), at most 12 h. */
   hideFor(receiptHandle: string, seconds: number): Promise<void>;
 };
@@ -22,6 +25,9 @@ export type OutboundQueue = {
 /**
  * The outbound queue on SQS FIFO: `MessageGroupId` is the conversation (order per customer, parallel
  * across customers), `MessageDeduplicationId` the message id (a retried enqueue adds no second job).
+ * A paced message (held until its `notBefore`) goes in the conversation's second group,
+ * `<conversationId>#paced`: a FIFO group hands out nothing while its head is held back, and an agent's
+ * reply must not wait behind a broadcast's slot. Paced messages keep their order among themselves.
  * Its URL (`OUTBOUND_QUEUE_URL`) is read on first use.
  *
  * @example
@@ -30,12 +36,12 @@ export type OutboundQueue = {
  * ```
  */
 export const sqsOutboundQueue: OutboundQueue = {
-  async enqueue(job: OutboundJob): Promise<void> {
+  async enqueue(job: OutboundJob, options: { paced?: boolean } = {}): Promise<void> {
     await sqs.send(
       new SendMessageCommand({
         QueueUrl: requireEnv('OUTBOUND_QUEUE_URL'),
         MessageBody: JSON.stringify({ messageId: job.messageId, conversationId: job.conversationId }),
-        MessageGroupId: job.conversationId,
+        MessageGroupId: options.paced ? `${job.conversationId}#paced` : job.conversationId,
         MessageDeduplicationId: job.messageId,
       }),
     );
