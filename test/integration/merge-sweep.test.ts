@@ -6,6 +6,30 @@ import { startFakeServer } from '#test/fakes/http-server.ts';
 import { applyStackEnv, baseUrl, postChat, stackEnv, waitFor } from '#test/helpers/index.ts';
 import { allMessages, customerBy, freshId } from './support.ts';
 
+const chat = (body: Record<string, string>) =>
+  postChat(baseUrl(), { messageId: freshId('m'), sentAt: new Date().toISOString(), ...body }, { secret: stackEnv().CHAT_WEBHOOK_SECRET });
+
+/** A job on the inbound-work queue, as the webhooks and merges queue them (here without their delay). */
+async function inboundWorkJob(job: Record<string, string>): Promise<void> {
+  const env = stackEnv();
+  const sqs = new SQSClient({ endpoint: env.SQS_ENDPOINT, region: env.AWS_REGION, credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY } });
+  await sqs.send(new SendMessageCommand({ QueueUrl: env.INBOUND_WORK_QUEUE_URL, MessageBody: JSON.stringify(job) }));
+  sqs.destroy();
+}
+
+/** Customer A (chat user A, one message) and customer B (chat user B with an email, one message); the smaller id survives a merge. */
+async function twoCustomers() {
+  const email = `${freshId('merge')}@example.com`;
+  const userA = freshId('user');
+  const userB = freshId('user');
+  await chat({ userId: userA, text: 'from A' });
+  await chat({ userId: userB, text: 'from B', email });
+  const a = await customerBy(`chatUserId=${userA}`);
+  const b = await customerBy(`chatUserId=${userB}`);
+  const [survivor, absorbed] = a.customerId < b.customerId ? [a, b] : [b, a];
+  return { email, userA, userB, survivor, absorbed };
+}
+
 describe('a message that races a merge ends up in the surviving thread', () => {
   let restore: () => void;
   beforeAll(() => {
@@ -15,17 +39,9 @@ describe('a message that races a merge ends up in the surviving thread', () => {
 
   it('the merge’s sweep job moves a message written to the absorbed thread after the merge', async () => {
     // Prepare: two customers, then a chat message links them.
-    const env = stackEnv();
-    const chat = (body: Record<string, string>) => postChat(baseUrl(), { messageId: freshId('m'), sentAt: new Date().toISOString(), ...body }, { secret: env.CHAT_WEBHOOK_SECRET });
-    const email = `${freshId('sweep')}@example.com`;
-    const userA = freshId('user');
-    const userB = freshId('user');
-    await chat({ userId: userA, text: 'from A' });
-    await chat({ userId: userB, text: 'from B', email });
-    const before = [await customerBy(`chatUserId=${userA}`), await customerBy(`chatUserId=${userB}`)];
+    const { email, userA, survivor, absorbed } = await twoCustomers();
     await chat({ userId: userA, text: 'linking', email });
-    const survivor = await customerBy(`chatUserId=${userA}`);
-    const absorbed = before.find((c) => c.customerId !== survivor.customerId)!;
+    expect((await customerBy(`email=${encodeURIComponent(email)}`)).customerId).toBe(survivor.customerId);
 
     // Act: a webhook that looked up the identity just before the merge writes into the absorbed thread…
     const { appendMessage } = await import('#shared/data/conversation-store.ts');
@@ -39,13 +55,7 @@ describe('a message that races a merge ends up in the surviving thread', () => {
       createdAt: new Date().toISOString(),
     });
     // …and the merge's delayed sweep job comes due (sent here without the delay).
-    const sqs = new SQSClient({ endpoint: env.SQS_ENDPOINT, region: env.AWS_REGION, credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY } });
-    await sqs.send(
-      new SendMessageCommand({
-        QueueUrl: env.INBOUND_WORK_QUEUE_URL,
-        MessageBody: JSON.stringify({ type: 'sweep-merged', fromCustomerId: absorbed.customerId, toCustomerId: survivor.customerId }),
-      }),
-    );
+    await inboundWorkJob({ type: 'sweep-merged', fromCustomerId: absorbed.customerId, toCustomerId: survivor.customerId });
 
     // Assess
     const bodies = await waitFor(
@@ -64,15 +74,7 @@ describe('a message that races a merge ends up in the surviving thread', () => {
     const png = Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex');
     const media = await startFakeServer((req) => (req.path === '/media/merged.png' ? { status: 200, headers: { 'content-type': 'image/png' }, body: png } : { status: 404 }));
     try {
-      const chat = (body: Record<string, string>) => postChat(baseUrl(), { messageId: freshId('m'), sentAt: new Date().toISOString(), ...body }, { secret: env.CHAT_WEBHOOK_SECRET });
-      const email = `${freshId('media')}@example.com`;
-      const userA = freshId('user');
-      const userB = freshId('user');
-      await chat({ userId: userA, text: 'from A' });
-      await chat({ userId: userB, text: 'from B', email });
-      const a = await customerBy(`chatUserId=${userA}`);
-      const b = await customerBy(`chatUserId=${userB}`);
-      const [survivor, absorbed] = a.customerId < b.customerId ? [a, b] : [b, a];
+      const { email, userA, survivor, absorbed } = await twoCustomers();
       const { appendMessage } = await import('#shared/data/conversation-store.ts');
       const messageId = `msg_${freshId('mms').replace('-', '')}`;
       await appendMessage({
@@ -91,14 +93,7 @@ describe('a message that races a merge ends up in the surviving thread', () => {
       expect(moved?.attachments).toMatchObject([{ status: 'pending' }]);
 
       // Act: the media job, queued with the absorbed conversation, comes due only now.
-      const sqs = new SQSClient({ endpoint: env.SQS_ENDPOINT, region: env.AWS_REGION, credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY } });
-      await sqs.send(
-        new SendMessageCommand({
-          QueueUrl: env.INBOUND_WORK_QUEUE_URL,
-          MessageBody: JSON.stringify({ type: 'fetch-media', conversationId: absorbed.conversationId, messageId }),
-        }),
-      );
-      sqs.destroy();
+      await inboundWorkJob({ type: 'fetch-media', conversationId: absorbed.conversationId, messageId });
 
       // Assess
       const attachments = await waitFor(
@@ -117,28 +112,6 @@ describe('a message that races a merge ends up in the surviving thread', () => {
   });
 
   describe('a merge that stopped part-way is finished', () => {
-    const env = () => stackEnv();
-    const chat = (body: Record<string, string>) => postChat(baseUrl(), { messageId: freshId('m'), sentAt: new Date().toISOString(), ...body }, { secret: env().CHAT_WEBHOOK_SECRET });
-    const sweepJob = async (fromCustomerId: string, toCustomerId: string) => {
-      const e = env();
-      const sqs = new SQSClient({ endpoint: e.SQS_ENDPOINT, region: e.AWS_REGION, credentials: { accessKeyId: e.AWS_ACCESS_KEY_ID, secretAccessKey: e.AWS_SECRET_ACCESS_KEY } });
-      await sqs.send(new SendMessageCommand({ QueueUrl: e.INBOUND_WORK_QUEUE_URL, MessageBody: JSON.stringify({ type: 'sweep-merged', fromCustomerId, toCustomerId }) }));
-      sqs.destroy();
-    };
-
-    /** Customer A (chat user A, one message) and customer B (chat user B with an email, one message). */
-    async function twoCustomers() {
-      const email = `${freshId('partway')}@example.com`;
-      const userA = freshId('user');
-      const userB = freshId('user');
-      await chat({ userId: userA, text: 'from A' });
-      await chat({ userId: userB, text: 'from B', email });
-      const a = await customerBy(`chatUserId=${userA}`);
-      const b = await customerBy(`chatUserId=${userB}`);
-      const [survivor, absorbed] = a.customerId < b.customerId ? [a, b] : [b, a];
-      return { email, userA, userB, survivor, absorbed };
-    }
-
     /**
      * What a user sees once the merge is complete: every identity finds the survivor, the absorbed
      * customer's next message goes straight into the surviving thread, which holds every message once.
@@ -159,7 +132,7 @@ describe('a message that races a merge ends up in the surviving thread', () => {
       await markCustomerMerged(c.absorbed.customerId, c.survivor.customerId, new Date().toISOString());
       // Act: the chat backend retries the linking message.
       const retry = { messageId: freshId('m'), userId: c.userA, text: 'linking', email: c.email, sentAt: new Date().toISOString() };
-      expect((await postChat(baseUrl(), retry, { secret: env().CHAT_WEBHOOK_SECRET })).status).toBe(200);
+      expect((await postChat(baseUrl(), retry, { secret: stackEnv().CHAT_WEBHOOK_SECRET })).status).toBe(200);
       // Assess
       await expectMerged(c, ['from A', 'from B', 'linking']);
     });
@@ -170,7 +143,7 @@ describe('a message that races a merge ends up in the surviving thread', () => {
       const { markCustomerMerged } = await import('#shared/data/conversation-store.ts');
       await markCustomerMerged(c.absorbed.customerId, c.survivor.customerId, new Date().toISOString());
       // Act: the job queued before the merge's first write comes due.
-      await sweepJob(c.absorbed.customerId, c.survivor.customerId);
+      await inboundWorkJob({ type: 'sweep-merged', fromCustomerId: c.absorbed.customerId, toCustomerId: c.survivor.customerId });
       // Assess
       await waitFor(async () => (await customerBy(`chatUserId=${c.userB}`)).customerId === c.survivor.customerId, { timeoutMs: 15_000 });
       await waitFor(async () => (await allMessages(c.survivor.conversationId)).length === 2, { timeoutMs: 15_000 });
@@ -181,7 +154,7 @@ describe('a message that races a merge ends up in the surviving thread', () => {
       // Prepare: the job was queued, then the request stopped before its first write.
       const c = await twoCustomers();
       // Act
-      await sweepJob(c.absorbed.customerId, c.survivor.customerId);
+      await inboundWorkJob({ type: 'sweep-merged', fromCustomerId: c.absorbed.customerId, toCustomerId: c.survivor.customerId });
       // Assess
       await waitFor(async () => (await customerBy(`chatUserId=${c.userB}`)).customerId === c.survivor.customerId, { timeoutMs: 15_000 });
       await waitFor(async () => (await allMessages(c.survivor.conversationId)).length === 2, { timeoutMs: 15_000 });
