@@ -1,4 +1,5 @@
-import busboy from 'busboy';
+import type { Busboy } from 'busboy';
+import Multipart from 'busboy/lib/types/multipart.js';
 import busboyUtils from 'busboy/lib/utils.js';
 import { compile } from 'html-to-text';
 import { MAX_BODY_BYTES } from '#shared/config.ts';
@@ -126,20 +127,12 @@ export async function parseInboundParse(
 }
 
 /**
- * Streams the body through busboy. Field values come back as the bytes that were posted (busboy decodes
- * them as latin1, which maps bytes one to one), because the charset to apply is only known once the
- * `charsets` field, which may come last, has been read. (A part that declared its own charset in a
- * part Content-Type would be decoded by busboy first; SendGrid sends none, its parts carry only a
- * Content-Disposition.)
- */
-/**
  * The body up to the end of its close delimiter (`--<boundary>--` at the start of a line): RFC 2046
  * says the epilogue after it is to be ignored. busboy does not ignore it: a delimiter in the epilogue
  * opens a part it then waits on for ever, so a hostile body could hold the request until it times out.
- * The boundary is read with busboy's own Content-Type parser, so both agree on it.
+ * `boundary` is the one busboy's own Content-Type parser read, so both agree on it.
  */
-function withoutEpilogue(body: Buffer, contentType: string): Buffer {
-  const boundary = busboyUtils.parseContentType(contentType)?.params.boundary;
+function withoutEpilogue(body: Buffer, boundary: string | undefined): Buffer {
   if (!boundary) return body;
   const close = Buffer.from(`--${boundary}--`, 'latin1');
   for (let at = body.indexOf(close); at >= 0; at = body.indexOf(close, at + 1)) {
@@ -148,12 +141,21 @@ function withoutEpilogue(body: Buffer, contentType: string): Buffer {
   return body;
 }
 
+/**
+ * Streams the body through busboy's multipart parser, used directly: busboy's entry point would also
+ * bundle its urlencoded parser, which this route never needs. It is configured as that entry point
+ * configures it. Field values come back as the bytes that were posted (busboy decodes them as latin1,
+ * which maps bytes one to one), because the charset to apply is only known once the `charsets` field,
+ * which may come last, has been read. (A part that declared its own charset in a
+ * part Content-Type would be decoded by busboy first; SendGrid sends none, its parts carry only a
+ * Content-Disposition.)
+ */
 function readMultipart(body: Buffer, contentType: string, limits: InboundParseLimits): Promise<RawForm> {
   return new Promise<RawForm>((resolve, reject) => {
     const fields = new Map<string, Buffer>();
     const files: RawFile[] = [];
     let settled = false;
-    let parser: busboy.Busboy | undefined;
+    let parser: Busboy | undefined;
     const fail = (err: DomainError) => {
       if (settled) return;
       settled = true;
@@ -162,9 +164,13 @@ function readMultipart(body: Buffer, contentType: string, limits: InboundParseLi
     };
     const tooLarge = (what: string) => () => fail(new PayloadTooLargeError(`Too many or too large ${what}`));
 
+    const conType = busboyUtils.parseContentType(contentType);
     try {
-      parser = busboy({
+      if (!conType) throw new Error('Malformed content type');
+      parser = new Multipart({
         headers: { 'content-type': contentType },
+        conType,
+        preservePath: false,
         defCharset: 'latin1',
         defParamCharset: 'utf8',
         limits: {
@@ -202,7 +208,7 @@ function readMultipart(body: Buffer, contentType: string, limits: InboundParseLi
       settled = true;
       resolve({ fields, files });
     });
-    parser.end(withoutEpilogue(body, contentType));
+    parser.end(withoutEpilogue(body, conType?.params.boundary));
   });
 }
 
