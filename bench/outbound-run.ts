@@ -125,7 +125,7 @@ try {
   const { latestApprovedVersion } = await import('#shared/data/template-store.ts');
   const { appendOutboundMessage, getOutboundMessage, sendTimeState, claimForSending, recordSent } = await import('#shared/data/outbound-store.ts');
   const { customerIdOf } = await import('#shared/domain/ids.ts');
-  const { randomUUID } = await import('node:crypto');
+  const { newOutboundMessageId } = await import('#shared/outbound/send-message.ts');
   let floorNext = 0;
   const floorStarted = performance.now();
   await Promise.all(
@@ -135,7 +135,7 @@ try {
         const conversationId = conversations[i % CUSTOMERS]!;
         const { customer } = await getCustomerWithConsent(customerIdOf(conversationId)!, 'sms');
         const version = (await latestApprovedVersion(templateId))!;
-        const messageId = `msg_${randomUUID().replaceAll('-', '')}`;
+        const messageId = newOutboundMessageId();
         const now = new Date().toISOString();
         await appendOutboundMessage({
           messageId, conversationId, customerId: customer!.customerId, channel: 'sms', direction: 'outbound', body: `Hi n${i}`, createdAt: now,

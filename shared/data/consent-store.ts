@@ -1,4 +1,4 @@
-import { GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { documentClient, getTableName } from '#shared/data/client.ts';
 import { auditPutItem } from '#shared/data/audit-store.ts';
 import { toCustomer, type CustomerRecord } from '#shared/data/conversation-store.ts';
@@ -31,22 +31,6 @@ export type ConsentChange = {
 const CONSENT_SK_PREFIX = 'CONSENT#';
 /** A concurrent transaction on the same items (two copies of one STOP): worth trying again. */
 const MAX_ATTEMPTS = 3;
-
-/**
- * A customer's consent on one channel: `opted_in` unless they opted out. A strongly consistent read: a
- * send checked right after a STOP must see it.
- *
- * @example
- * ```ts
- * if ((await getConsent(customerId, 'sms')) === 'opted_out') throw new StateConflictError('opted_out', '…');
- * ```
- */
-export async function getConsent(customerId: string, channel: Channel): Promise<ConsentStatus> {
-  const { Item } = await documentClient.send(
-    new GetCommand({ TableName: getTableName(), Key: consentKey(customerId, channel), ProjectionExpression: '#s', ExpressionAttributeNames: { '#s': 'status' }, ConsistentRead: true }),
-  );
-  return (Item?.status as ConsentStatus | undefined) ?? DEFAULT_CONSENT;
-}
 
 /**
  * A customer and their consent on one channel, from one strongly consistent Query of the customer's

@@ -15,18 +15,20 @@ describe('overlapping batches of one queue consumer', () => {
   let restoreEnv: () => void;
   let sender: Sender;
   let store: OutboundStore;
+  let newOutboundMessageId: () => string;
 
   beforeAll(async () => {
     restoreEnv = applyStackEnv();
     sender = await import('#functions/sqs/send-outbound.ts');
     store = await import('#shared/data/outbound-store.ts');
+    ({ newOutboundMessageId } = await import('#shared/outbound/send-message.ts'));
   });
   afterAll(() => restoreEnv());
 
   /** An agent's chat message, queued; held back when `notBefore` is in the future. */
   async function queuedChat(notBefore?: string): Promise<{ conversationId: string; messageId: string }> {
     const customer = await newCustomer({ phone: false, email: false });
-    const messageId = `msg_${crypto.randomUUID().replaceAll('-', '')}`;
+    const messageId = newOutboundMessageId();
     await store.appendOutboundMessage({
       messageId,
       conversationId: customer.conversationId,
