@@ -1,6 +1,6 @@
-import { BatchGetCommand, BatchWriteCommand, GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { documentClient, getTableName } from '#shared/data/client.ts';
-import { LSI1SK, PK, SK, conversationPk, customerKey, identityKey, messageKey, threadSortKey } from '#shared/data/keys.ts';
+import { LSI1SK, MESSAGE_REVISION, PK, SK, conversationPk, customerKey, identityKey, messageKey, revised, threadSortKey } from '#shared/data/keys.ts';
 import { tableSchema } from '#shared/data/table-schema.ts';
 import type { Attachment, IdentityKind, IdentityRef, Message } from '#shared/domain/message.ts';
 import { ValidationError } from '#shared/errors.ts';
@@ -234,7 +234,7 @@ function toItem(message: StoredMessage): Record<string, unknown> {
 }
 
 function toMessage(item: Record<string, unknown>): StoredMessage {
-  const { [PK]: _pk, [SK]: _sk, [LSI1SK]: _lsi, [tableSchema.ttlAttribute]: _ttl, ...message } = item;
+  const { [PK]: _pk, [SK]: _sk, [LSI1SK]: _lsi, [tableSchema.ttlAttribute]: _ttl, [MESSAGE_REVISION]: _rev, ...message } = item;
   return message as StoredMessage;
 }
 
@@ -313,23 +313,18 @@ export async function latestMessage(conversationId: string): Promise<StoredMessa
   return (await listThreadPage(conversationId, { limit: 1, newestFirst: true })).items[0];
 }
 
-async function batchWrite(requests: Array<Record<string, unknown>>): Promise<void> {
-  let pending = requests;
-  for (let attempt = 0; pending.length > 0; attempt++) {
-    if (attempt === 8) throw new Error('Batch write kept coming back unprocessed');
-    if (attempt > 0) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
-    const { UnprocessedItems } = await documentClient.send(new BatchWriteCommand({ RequestItems: { [getTableName()]: pending } }));
-    pending = (UnprocessedItems?.[getTableName()] ?? []) as Array<Record<string, unknown>>;
-  }
-}
-
 /**
  * Moves every message of `fromConversationId` into `toConversationId` (merging two customers). Each
  * page is written to the target before it is deleted from the source, under the same message ids, so a
  * crash or a second run repeats harmlessly: every message ends up exactly once.
+ *
+ * A source copy is deleted only if no update changed it since it was copied (its revision is the one
+ * read): a status callback or a media job that updated it in between finds it still there, and the next
+ * round copies it again with that update. Until its source copy is gone, a message is updated there
+ * (readers look in the named conversation first), so copying over the target loses nothing.
  */
 export async function moveThread(fromConversationId: string, toConversationId: string, toCustomerId: string): Promise<number> {
-  let moved = 0;
+  const moved = new Set<string>();
   for (;;) {
     // Always the first page: what was moved is gone from the source.
     const { Items = [] } = await documentClient.send(
@@ -341,23 +336,54 @@ export async function moveThread(fromConversationId: string, toConversationId: s
         Limit: 25,
       }),
     );
-    if (Items.length === 0) return moved;
-    const messages = Items.map(toMessage);
-    await batchWrite(messages.map((m) => ({ PutRequest: { Item: toItem({ ...m, conversationId: toConversationId, customerId: toCustomerId }) } })));
-    await batchWrite(messages.map((m) => ({ DeleteRequest: { Key: messageKey(fromConversationId, m.messageId) } })));
-    moved += messages.length;
+    if (Items.length === 0) return moved.size;
+    await Promise.all(Items.map((item) => moveMessage(item, fromConversationId, toConversationId, toCustomerId).then((done) => done && moved.add(item.messageId as string))));
+  }
+}
+
+/**
+ * One message of a move: the copy lands unless the target already holds this revision or a later one
+ * (a slower concurrent run of the same merge must not put back an older state), then the source copy
+ * goes if still at the revision copied. False when it changed meanwhile (the caller's next round
+ * moves it again).
+ */
+async function moveMessage(item: Record<string, unknown>, fromConversationId: string, toConversationId: string, toCustomerId: string): Promise<boolean> {
+  const revision = item[MESSAGE_REVISION] as number | undefined;
+  const copy = { ...toItem({ ...toMessage(item), conversationId: toConversationId, customerId: toCustomerId }), ...(revision === undefined ? {} : { [MESSAGE_REVISION]: revision }) };
+  const unchanged = revision === undefined ? `attribute_not_exists(${MESSAGE_REVISION})` : `${MESSAGE_REVISION} = :revision`;
+  const revisionValue = revision === undefined ? {} : { ExpressionAttributeValues: { ':revision': revision } };
+  try {
+    await documentClient.send(
+      new PutCommand({
+        TableName: getTableName(),
+        Item: copy,
+        ConditionExpression: revision === undefined ? notExists : `${notExists} OR attribute_not_exists(${MESSAGE_REVISION}) OR ${MESSAGE_REVISION} < :revision`,
+        ...revisionValue,
+      }),
+    );
+  } catch (err) {
+    if (!isConditionFailure(err)) throw err; // the target already has this state or a later one
+  }
+  try {
+    await documentClient.send(new DeleteCommand({ TableName: getTableName(), Key: messageKey(fromConversationId, item.messageId as string), ConditionExpression: unchanged, ...revisionValue }));
+    return true;
+  } catch (err) {
+    if (!isConditionFailure(err)) throw err;
+    return false; // changed since the copy: the next round copies it again
   }
 }
 
 /** Replaces a message's attachment list (the inbound-work consumer records stored media). */
 export async function setAttachments(conversationId: string, messageId: string, attachments: readonly Attachment[]): Promise<void> {
   await documentClient.send(
-    new UpdateCommand({
-      TableName: getTableName(),
-      Key: messageKey(conversationId, messageId),
-      UpdateExpression: 'SET attachments = :a',
-      ConditionExpression: `attribute_exists(${PK})`,
-      ExpressionAttributeValues: { ':a': attachments },
-    }),
+    new UpdateCommand(
+      revised({
+        TableName: getTableName(),
+        Key: messageKey(conversationId, messageId),
+        UpdateExpression: 'SET attachments = :a',
+        ConditionExpression: `attribute_exists(${PK})`,
+        ExpressionAttributeValues: { ':a': attachments },
+      }),
+    ),
   );
 }

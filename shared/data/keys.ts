@@ -21,6 +21,28 @@ export const conversationPk = (conversationId: string) => `CONV#${conversationId
 export const messageKey = (conversationId: string, messageId: string) => ({ [PK]: conversationPk(conversationId), [SK]: `MSG#${messageId}` });
 export const threadSortKey = (createdAt: string, messageId: string) => `${createdAt}#${messageId}`;
 
+/**
+ * A message item's revision: every update of a message adds 1, so a merge moving the thread deletes the
+ * source copy only if nothing changed it since it was copied (an update landing in between is copied again).
+ */
+export const MESSAGE_REVISION = 'rev';
+
+/**
+ * The same message update, also counting the revision (`ADD rev :revisionStep`).
+ *
+ * @example
+ * ```ts
+ * new UpdateCommand(revised({ TableName, Key, UpdateExpression: 'SET a = :a', ExpressionAttributeValues: { ':a': 1 } }));
+ * ```
+ */
+export function revised<T extends { UpdateExpression?: string; ExpressionAttributeValues?: Record<string, unknown> }>(update: T): T {
+  return {
+    ...update,
+    UpdateExpression: `${update.UpdateExpression ?? ''} ADD ${MESSAGE_REVISION} :revisionStep`.trimStart(),
+    ExpressionAttributeValues: { ...update.ExpressionAttributeValues, ':revisionStep': 1 },
+  };
+}
+
 // Outbound (issue 3).
 //
 // | item              | pk                          | sk                                  |

@@ -3,7 +3,7 @@ import { BatchGetCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/l
 import { documentClient, getTableName } from '#shared/data/client.ts';
 import { DEFAULT_CONSENT, type ConsentStatus } from '#shared/data/consent-store.ts';
 import { appendMessage, getMessage, isConditionFailure, listThreadPage, type StoredMessage } from '#shared/data/conversation-store.ts';
-import { PK, SK, consentKey, messageKey, templateVersionKey } from '#shared/data/keys.ts';
+import { PK, SK, consentKey, messageKey, revised, templateVersionKey } from '#shared/data/keys.ts';
 import { toVersion, type StoredTemplateVersion } from '#shared/data/template-store.ts';
 import type { EmailThreading } from '#shared/domain/message.ts';
 import { deliveryStatusRank, type DeliveryResult, type DeliveryStatus } from '#shared/ports/channel-sender.ts';
@@ -163,7 +163,7 @@ export async function claimForSending(
   };
   for (let attempt = 1; ; attempt++) {
     try {
-      await documentClient.send(new TransactWriteCommand({ TransactItems: [{ Update: claim }, { ConditionCheck: approved }] }));
+      await documentClient.send(new TransactWriteCommand({ TransactItems: [{ Update: revised(claim) }, { ConditionCheck: approved }] }));
       return 'claimed';
     } catch (err) {
       const codes = cancellationCodes(err);
@@ -241,13 +241,15 @@ export async function recordSent(conversationId: string, messageId: string, resu
   });
   if (advanced) return;
   await documentClient.send(
-    new UpdateCommand({
-      TableName: getTableName(),
-      Key: messageKey(conversationId, messageId),
-      UpdateExpression: 'SET provider = :provider, providerMessageId = :pid, sentAt = if_not_exists(sentAt, :now)',
-      ConditionExpression: exists,
-      ExpressionAttributeValues: facts,
-    }),
+    new UpdateCommand(
+      revised({
+        TableName: getTableName(),
+        Key: messageKey(conversationId, messageId),
+        UpdateExpression: 'SET provider = :provider, providerMessageId = :pid, sentAt = if_not_exists(sentAt, :now)',
+        ConditionExpression: exists,
+        ExpressionAttributeValues: facts,
+      }),
+    ),
   );
 }
 
@@ -322,11 +324,12 @@ export async function replyThreading(conversationId: string): Promise<(EmailThre
   return undefined;
 }
 
+/** Message updates only: each counts the message's revision. */
 type ConditionalUpdateInput = Omit<ConstructorParameters<typeof UpdateCommand>[0], 'TableName'>;
 
 async function conditionalUpdate(input: ConditionalUpdateInput): Promise<boolean> {
   try {
-    await documentClient.send(new UpdateCommand({ TableName: getTableName(), ...input }));
+    await documentClient.send(new UpdateCommand(revised({ TableName: getTableName(), ...input })));
     return true;
   } catch (err) {
     if (isConditionFailure(err)) return false;
