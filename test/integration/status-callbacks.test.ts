@@ -240,6 +240,24 @@ describe('SendGrid event webhook', () => {
     expect(await messageIn(conversationId, messageId)).toMatchObject({ status: 'sent' });
   });
 
+  it('refuses a correctly signed request whose timestamp is over three days old, from the future or not unix seconds (a replay) with 403, and takes one a day old (a SendGrid retry)', async () => {
+    // Prepare
+    const { conversationId, messageId } = await sentMessage('email');
+    const now = Math.floor(Date.now() / 1000);
+    const signedAt = (timestamp: string) => ({ timestamp, signature: signSendgridEvent(privateKey(), timestamp, JSON.stringify([eventFor({ conversationId, messageId }, 'bounce')])) });
+    // Act + Assess: nothing changes for the refused ones…
+    await expectNothingWritten(async () => {
+      for (const timestamp of [String(now - 3 * 24 * 3600 - 60), String(now + 3600), `${now}.5`, ` ${now}`, '-1', '1e9']) {
+        const res = await postEvents([eventFor({ conversationId, messageId }, 'bounce')], signedAt(timestamp));
+        expect((await errorOf(res, 403)).code, timestamp).toBe('invalid_signature');
+      }
+    });
+    expect(await messageIn(conversationId, messageId)).toMatchObject({ status: 'sent' });
+    // …and a retry signed a day ago is applied.
+    expect((await postEvents([eventFor({ conversationId, messageId }, 'bounce')], signedAt(String(now - 24 * 3600)))).status).toBe(200);
+    expect(await messageIn(conversationId, messageId)).toMatchObject({ status: 'failed', failureReason: 'sendgrid:bounce' });
+  });
+
   it('answers 400 for a signed body that is not a JSON array, and 200 (ignoring them) for events of unknown messages', async () => {
     await errorOf(await postEvents({ event: 'delivered' }), 400);
     await errorOf(await postEvents(undefined, { raw: '[{"event":' }), 400);

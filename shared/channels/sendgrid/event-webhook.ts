@@ -38,10 +38,27 @@ async function verificationKey(): Promise<KeyObject> {
 }
 
 /**
+ * How old a signed Event Webhook request may be. SendGrid retries a post that failed for up to 24 hours
+ * and does not document whether a retry is signed again, so the window covers that with room to spare;
+ * older requests, and any from more than {@link SENDGRID_EVENT_MAX_SKEW_SECONDS} ahead, are replays or
+ * forgeries to refuse. (Replaying within the window changes nothing: statuses only move forward, and an
+ * opt-out is the stricter choice.)
+ */
+export const SENDGRID_EVENT_MAX_AGE_SECONDS = 3 * 24 * 3600;
+export const SENDGRID_EVENT_MAX_SKEW_SECONDS = 300;
+
+function isFreshTimestamp(timestamp: string, nowSeconds: number): boolean {
+  if (!/^\d{1,12}$/.test(timestamp)) return false;
+  const age = nowSeconds - Number(timestamp);
+  return age <= SENDGRID_EVENT_MAX_AGE_SECONDS && age >= -SENDGRID_EVENT_MAX_SKEW_SECONDS;
+}
+
+/**
  * Verifies a SendGrid Event Webhook request and returns its events. SendGrid signs `timestamp + raw body`
  * with ECDSA P-256 / SHA-256 and sends the DER signature base64-encoded in
  * `X-Twilio-Email-Event-Webhook-Signature`, the timestamp in `X-Twilio-Email-Event-Webhook-Timestamp`.
- * Order: missing or wrong signature → 403 ({@link SignatureError}), before the body is parsed; then a
+ * Order: missing or wrong signature, or a timestamp (unix seconds) older than three days or from the
+ * future → 403 ({@link SignatureError}), before the body is parsed; then a
  * body that is not a JSON array → 400. Entries are returned unvalidated: see {@link sendgridEventSchema}.
  *
  * @example
@@ -49,7 +66,7 @@ async function verificationKey(): Promise<KeyObject> {
  * const events = await verifiedSendgridEvents(event);
  * ```
  */
-export async function verifiedSendgridEvents(event: APIGatewayProxyEventV2): Promise<unknown[]> {
+export async function verifiedSendgridEvents(event: APIGatewayProxyEventV2, nowSeconds = Math.floor(Date.now() / 1000)): Promise<unknown[]> {
   const signature = header(event, 'x-twilio-email-event-webhook-signature');
   const timestamp = header(event, 'x-twilio-email-event-webhook-timestamp');
   if (!signature || !timestamp) throw new SignatureError('Missing SendGrid event webhook signature');
@@ -63,6 +80,7 @@ export async function verifiedSendgridEvents(event: APIGatewayProxyEventV2): Pro
     valid = false;
   }
   if (!valid) throw new SignatureError();
+  if (!isFreshTimestamp(timestamp, nowSeconds)) throw new SignatureError('SendGrid event webhook timestamp is out of range');
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw.toString('utf8'));
