@@ -119,24 +119,25 @@ export async function sendTimeState(
 
 /**
  * The sender's claim: `queued` → `sending`, only if still `queued`. The one write that makes a send
- * happen at most once: of two copies of a job, one wins, the other sees `taken`. For a templated
- * message, the claim is one transaction with a check that the template version is still `approved`
- * with the hash the message was rendered from: a revoke that commits first makes the claim fail
- * (`template_not_approved`); one that commits later finds the message already `sending`.
+ * happen at most once: of two copies of a job, one wins, the other sees `taken`. The claim is one
+ * transaction with the checks that must still hold at that instant: the customer has not opted out of
+ * the channel (an opt-out that commits first makes the claim fail, `opted_out`; one that commits later
+ * finds the message already `sending`), and for a templated message, the template version is still
+ * `approved` with the hash the message was rendered from (`template_not_approved` likewise).
  *
  * @example
  * ```ts
- * const claim = await claimForSending(message, now); // 'claimed' | 'taken' | 'template_not_approved'
+ * const claim = await claimForSending(message, now); // 'claimed' | 'taken' | 'opted_out' | 'template_not_approved'
  * ```
  */
 export async function claimForSending(
-  message: Pick<OutboundMessage, 'conversationId' | 'messageId' | 'templateId' | 'templateVersion' | 'contentHash' | 'status' | 'outcomeUnknownAt'>,
+  message: Pick<OutboundMessage, 'conversationId' | 'messageId' | 'customerId' | 'channel' | 'templateId' | 'templateVersion' | 'contentHash' | 'status' | 'outcomeUnknownAt'>,
   now: string,
-): Promise<'claimed' | 'taken' | 'template_not_approved'> {
+): Promise<'claimed' | 'taken' | 'opted_out' | 'template_not_approved'> {
   // A retry after an unknown outcome claims the message it left `sending`, only while no callback has
   // named it (no provider id) and no other retry has claimed it since (the same outcomeUnknownAt).
   const again = message.status === 'sending' && message.outcomeUnknownAt !== undefined;
-  const claim = {
+  const claim = revised({
     TableName: getTableName(),
     Key: messageKey(message.conversationId, message.messageId),
     UpdateExpression: 'SET #status = :sending, statusRank = :sendingRank, statusUpdatedAt = :now, sendingAt = :now REMOVE outcomeUnknownAt',
@@ -150,26 +151,38 @@ export async function claimForSending(
       ':now': now,
       ...(again ? { ':unknownAt': message.outcomeUnknownAt } : { ':queued': 'queued' }),
     },
-  };
-  if (message.templateId === undefined || message.templateVersion === undefined) {
-    return (await conditionalUpdate(claim)) ? 'claimed' : 'taken';
-  }
-  const approved = {
+  });
+  const notOptedOut = {
     TableName: getTableName(),
-    Key: templateVersionKey(message.templateId, message.templateVersion),
-    ConditionExpression: `${exists} AND #status = :approved AND contentHash = :hash`,
+    Key: consentKey(message.customerId, message.channel),
+    ConditionExpression: `attribute_not_exists(${PK}) OR #status <> :optedOut`,
     ExpressionAttributeNames: { '#status': 'status' },
-    ExpressionAttributeValues: { ':approved': 'approved', ':hash': message.contentHash ?? '' },
+    ExpressionAttributeValues: { ':optedOut': 'opted_out' satisfies ConsentStatus },
   };
+  const templated = message.templateId !== undefined && message.templateVersion !== undefined;
+  const approved = templated
+    ? [
+        {
+          ConditionCheck: {
+            TableName: getTableName(),
+            Key: templateVersionKey(message.templateId!, message.templateVersion!),
+            ConditionExpression: `${exists} AND #status = :approved AND contentHash = :hash`,
+            ExpressionAttributeNames: { '#status': 'status' },
+            ExpressionAttributeValues: { ':approved': 'approved', ':hash': message.contentHash ?? '' },
+          },
+        },
+      ]
+    : [];
   for (let attempt = 1; ; attempt++) {
     try {
-      await documentClient.send(new TransactWriteCommand({ TransactItems: [{ Update: revised(claim) }, { ConditionCheck: approved }] }));
+      await documentClient.send(new TransactWriteCommand({ TransactItems: [{ Update: claim }, { ConditionCheck: notOptedOut }, ...approved] }));
       return 'claimed';
     } catch (err) {
       const codes = cancellationCodes(err);
       if (codes[0] === 'ConditionalCheckFailed') return 'taken';
-      if (codes[1] === 'ConditionalCheckFailed') return 'template_not_approved';
-      // Another transaction (an approval decision) held the version item: nothing was written, try again.
+      if (codes[1] === 'ConditionalCheckFailed') return 'opted_out';
+      if (codes[2] === 'ConditionalCheckFailed') return 'template_not_approved';
+      // Another transaction (an approval decision, a consent change) held an item: nothing was written, try again.
       if (!codes.includes('TransactionConflict') || attempt >= MAX_CLAIM_ATTEMPTS) throw err;
       await sleep(Math.random() * 20 * 2 ** attempt);
     }

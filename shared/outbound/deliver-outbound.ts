@@ -53,8 +53,10 @@ export function backoffSeconds(attempt: number): number {
  * 3. a templated message: the version must still be approved with the very hash the message was
  *    rendered from (a version revoked after queueing never reaches a provider); render it again
  * 4. consent again (an opt-out may have arrived since queueing)
- * 5. claim `queued` → `sending` (conditional: one claimant; for a template, in one transaction with the
- *    check that the version is still approved with that hash), call the provider, record the outcome:
+ * 5. claim `queued` → `sending` (conditional: one claimant; in one transaction with the checks that the
+ *    customer has not opted out of the channel and, for a template, that the version is still approved
+ *    with that hash, so neither can change between the checks and the claim), call the provider,
+ *    record the outcome:
  *    `sent`; `failed` with the provider's reason (never retried); back to `queued` to retry later when
  *    the provider answered "not now"; or, when its answer never came (the outcome is unknown), left
  *    `sending` for the retry, which goes ahead only if no status callback has named the message since
@@ -102,7 +104,7 @@ export async function deliverOutbound(job: DeliverJob, deps: DeliverDeps = defau
 
   const claim = await claimForSending(message, deps.now().toISOString());
   if (claim === 'taken') return { result: 'skipped' };
-  if (claim === 'template_not_approved') return fail('template_not_approved');
+  if (claim === 'template_not_approved' || claim === 'opted_out') return fail(claim);
   let result: DeliveryResult;
   try {
     result = await sender.send(delivery);

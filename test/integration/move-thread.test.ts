@@ -62,7 +62,7 @@ describe('moving a thread during a merge', () => {
       automated: false,
       sentBy: 'agent-1',
     } as Parameters<typeof m.outbound.appendOutboundMessage>[0]);
-    await m.outbound.claimForSending({ conversationId, messageId: outboundId, status: 'queued' }, new Date().toISOString());
+    await m.outbound.claimForSending({ conversationId, customerId, channel: 'sms', messageId: outboundId, status: 'queued' }, new Date().toISOString());
     await m.outbound.recordSent(conversationId, outboundId, { provider: 'twilio', providerMessageId: 'SM0001' }, new Date().toISOString());
     return { customerId, conversationId, inboundIds, outboundId };
   }

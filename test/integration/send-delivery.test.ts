@@ -230,6 +230,46 @@ describe('the sender’s claim', () => {
     expect(claim).toBe('template_not_approved');
     expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'queued' });
   });
+  it('refuses, in the same transaction, to claim a message whose customer opted out of the channel after the sender read consent; the provider is never called', async () => {
+    // Prepare: an agent's SMS and a templated one, both read by the sender while the customer is opted in…
+    const template = await approvedTemplate();
+    const plain = await heldMessage();
+    const templated = await heldMessage({ body: undefined, templateId: template.templateId, variables: { name: 'Ivy' } });
+    for (const { customer } of [plain, templated]) {
+      // …then the customer texts STOP, committed before the claim.
+      await modules.setConsent({ customerId: customer.customerId, channel: 'sms', status: 'opted_out', source: 'sms:STOP', actor: 'customer', now: new Date().toISOString() });
+    }
+    // Act + Assess: the claim itself refuses, nothing moves.
+    for (const { job } of [plain, templated]) {
+      const message = (await modules.store.getOutboundMessage(job.conversationId, job.messageId))!;
+      expect(await modules.store.claimForSending(message, new Date().toISOString())).toBe('opted_out');
+      expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'queued' });
+    }
+    // And the sender, whose consent read raced the STOP, marks the message failed without a provider call.
+    const raced = await heldMessage();
+    const { calls, sender } = fakeSender();
+    const { dynamoClient } = await import('#shared/data/client.ts');
+    const name = `stop-before-claim-${randomBytes(4).toString('hex')}`;
+    let injected = false;
+    dynamoClient.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (!injected && context.commandName === 'TransactWriteItemsCommand') {
+          injected = true;
+          await modules.setConsent({ customerId: raced.customer.customerId, channel: 'sms', status: 'opted_out', source: 'sms:STOP', actor: 'customer', now: new Date().toISOString() });
+        }
+        return next(args);
+      },
+      { step: 'initialize', name },
+    );
+    try {
+      expect(await modules.deliverOutbound(raced.job, depsWith(sender))).toEqual({ result: 'failed' });
+    } finally {
+      dynamoClient.middlewareStack.remove(name);
+    }
+    expect(injected).toBe(true);
+    expect(calls).toHaveLength(0);
+    expect(await messageIn(raced.job.conversationId, raced.job.messageId)).toMatchObject({ status: 'failed', failureReason: 'opted_out' });
+  });
 });
 
 describe('status order between the sender and the provider’s callbacks', () => {
