@@ -110,7 +110,8 @@ export async function deliverOutbound(job: DeliverJob, deps: DeliverDeps = defau
     result = await sender.send(delivery);
   } catch (err) {
     if (err instanceof PermanentDeliveryError) return fail(err.reason);
-    const outcomeUnknown = err instanceof TransientDeliveryError && err.outcomeUnknown;
+    // Unknown also when this try was refused but an earlier one went unanswered: that one may have gone out.
+    const outcomeUnknown = (err instanceof TransientDeliveryError && err.outcomeUnknown) || retryAfterUnknown;
     if (job.attempt >= MAX_SEND_ATTEMPTS) {
       // The queue's last try: the job goes on to the DLQ (kept for replay), the message says it failed
       // rather than sitting `queued` for ever (or, outcome unknown, that it may have gone out).

@@ -11,8 +11,10 @@ import type { DeliveryStatus } from '#shared/ports/channel-sender.ts';
 export type ReportedStatus = { status: Exclude<DeliveryStatus, 'queued' | 'sending'>; failureReason?: string };
 
 /**
- * A Twilio Messages status (`MessageStatus`) in the product's words; undefined for the in-between
- * statuses that move nothing (`queued`, `accepted`, `sending`, `scheduled`…).
+ * A Twilio Messages status (`MessageStatus`) in the product's words. The in-between statuses
+ * (`accepted`, `queued`, `scheduled`, `sending`) say Twilio has the message: `sent` (as the sender records
+ * on Twilio's answer). That matters when the sender never heard that answer: the callback names the
+ * message, so the sender's retry does not send it again. Undefined for anything else (inbound statuses).
  *
  * @example
  * ```ts
@@ -22,6 +24,10 @@ export type ReportedStatus = { status: Exclude<DeliveryStatus, 'queued' | 'sendi
 export function twilioMessageStatus(status: string, errorCode?: string): ReportedStatus | undefined {
   const reason = `twilio:${errorCode || status}`;
   switch (status) {
+    case 'accepted':
+    case 'queued':
+    case 'scheduled':
+    case 'sending':
     case 'sent':
       return { status: 'sent' };
     case 'delivered':
@@ -38,8 +44,10 @@ export function twilioMessageStatus(status: string, errorCode?: string): Reporte
 }
 
 /**
- * A Twilio Voice call status (`CallStatus`) in the product's words: a completed call delivered the
- * message; busy, no answer, failed or canceled did not. Undefined while the call is under way.
+ * A Twilio Voice call status (`CallStatus`) in the product's words: a call under way (`queued`,
+ * `initiated`, `ringing`, `in-progress`) is `sent`, so that a sender that never heard Twilio's answer does
+ * not place the call twice (the voice sender subscribes to `initiated` for this); a completed call
+ * delivered the message; busy, no answer, failed or canceled did not.
  *
  * @example
  * ```ts
@@ -48,6 +56,11 @@ export function twilioMessageStatus(status: string, errorCode?: string): Reporte
  */
 export function twilioCallStatus(status: string): ReportedStatus | undefined {
   switch (status) {
+    case 'queued':
+    case 'initiated':
+    case 'ringing':
+    case 'in-progress':
+      return { status: 'sent' };
     case 'completed':
       return { status: 'delivered' };
     case 'busy':

@@ -77,7 +77,7 @@ describe('Twilio voice adapter against a local Twilio Calls API (contract)', () 
   });
   afterAll(() => twilio.close());
 
-  it('creates a Call with To, From, the Say TwiML and a StatusCallback for `completed`, and answers the Call SID', async () => {
+  it('creates a Call with To, From, the Say TwiML and a StatusCallback for `initiated` and `completed`, and answers the Call SID', async () => {
     // Prepare
     const to = freshPhone();
 
@@ -92,7 +92,7 @@ describe('Twilio voice adapter against a local Twilio Calls API (contract)', () 
       From: FROM,
       Twiml: '<?xml version="1.0" encoding="UTF-8"?><Response><Say>Your refund &lt;#42&gt; is on its way &amp; will arrive Monday.</Say></Response>',
       StatusCallback: CALLBACK,
-      StatusCallbackEvent: 'completed',
+      StatusCallbackEvent: ['initiated', 'completed'],
     });
     expect(result).toEqual({ provider: 'twilio', providerMessageId: received.sid });
     expect(result.providerMessageId).toMatch(/^CA[0-9a-f]{32}$/);
@@ -106,7 +106,7 @@ describe('Twilio voice adapter against a local Twilio Calls API (contract)', () 
     // Act
     await voice().send(delivery({ channel: 'voice', to, body: say, statusCallbackUrl: CALLBACK }));
     const ours = twilio.requests.at(-1)!;
-    await officialTwilioClient(twilio).calls.create({ to, from: FROM, twiml: officialSay(say), statusCallback: CALLBACK, statusCallbackEvent: ['completed'] });
+    await officialTwilioClient(twilio).calls.create({ to, from: FROM, twiml: officialSay(say), statusCallback: CALLBACK, statusCallbackEvent: ['initiated', 'completed'] });
     const theirs = twilio.requests.at(-1)!;
 
     // Assess

@@ -168,7 +168,7 @@ describe('delivery through the real provider adapters (Twilio and SendGrid API f
     const calls = twilioCallsTo(customer.phone!);
     expect(calls).toHaveLength(1);
     expect(calls[0]).toMatchObject({ resource: 'Calls', status: 201 });
-    expect(calls[0]!.params).toMatchObject({ To: customer.phone, From: FROM_NUMBER, StatusCallbackEvent: 'completed' });
+    expect(calls[0]!.params).toMatchObject({ To: customer.phone, From: FROM_NUMBER, StatusCallbackEvent: ['initiated', 'completed'] });
     expect(calls[0]!.params.Twiml).toContain('<Say>Hello Cy. Service is restored.</Say>');
     expect(new URL(String(calls[0]!.params.StatusCallback)).searchParams.get('messageId')).toBe(messageId);
     expect(sent).toMatchObject({ channel: 'voice', status: 'sent', provider: 'twilio', providerMessageId: calls[0]!.sid });

@@ -3,7 +3,7 @@ import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeliverDeps } from '#shared/outbound/deliver-outbound.ts';
 import type { ChannelSender, OutboundDelivery } from '#shared/ports/channel-sender.ts';
-import { applyStackEnv, stackEnv, waitFor } from '#test/helpers/index.ts';
+import { applyStackEnv, baseUrl, postTwilioForm, stackEnv, waitFor } from '#test/helpers/index.ts';
 import { approvedTemplate, call, jsonOf, messageIn, newCustomer, outbox, send, thread, waitForStatus } from '../model/outbound-support.ts';
 
 /**
@@ -40,6 +40,12 @@ beforeAll(async () => {
 afterAll(() => restore());
 
 const HOUR = 3600_000;
+
+/** Twilio's signed status callback for a send job's message, through the stack's gateway. */
+function twilioStatusCallback(job: { conversationId: string; messageId: string }, params: Record<string, string>) {
+  const path = `/webhooks/twilio/status?conversationId=${job.conversationId}&messageId=${job.messageId}`;
+  return postTwilioForm(baseUrl(), path, params, { authToken: stackEnv().TWILIO_AUTH_TOKEN });
+}
 
 /** A fake provider that records every call and answers with `answer`. */
 function fakeSender(answer: (delivery: OutboundDelivery) => Promise<void> = async () => undefined) {
@@ -155,6 +161,50 @@ describe('deliverOutbound', () => {
       expect(retry.calls).toHaveLength(1);
       expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'sent', providerMessageId: expect.stringMatching(/^SM/) });
       expect((await messageIn(job.conversationId, job.messageId))?.outcomeUnknownAt).toBeUndefined();
+    });
+
+    for (const [channel, callback] of [
+      ['sms', { MessageStatus: 'queued' }],
+      ['voice', { CallStatus: 'initiated' }],
+    ] as const) {
+      it(`sends nothing more once Twilio’s first in-between callback (${Object.values(callback)[0]}) has named the ${channel} message`, async () => {
+        const { job } = await heldMessage({ channel });
+        expect(await modules.deliverOutbound(job, depsWith(unheard().sender))).toMatchObject({ result: 'later', why: 'transient' });
+        // Twilio had it: the call (or SMS) is under way, long before it completes.
+        const sid = `${channel === 'sms' ? 'SM' : 'CA'}${randomBytes(16).toString('hex')}`;
+        const res = await twilioStatusCallback(job, channel === 'sms' ? { MessageSid: sid, ...callback } : { CallSid: sid, ...callback });
+        expect(res.status).toBe(200);
+        const retry = fakeSender();
+        expect(await modules.deliverOutbound({ ...job, attempt: 2 }, depsWith(retry.sender))).toEqual({ result: 'skipped' });
+        expect(retry.calls).toHaveLength(0);
+        expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'sent', providerMessageId: sid });
+      });
+    }
+
+    it('keeps the outcome unknown when the retry is refused (429), so a late callback of the first try still names it and nothing is sent a third time', async () => {
+      const { job } = await heldMessage();
+      expect(await modules.deliverOutbound(job, depsWith(unheard().sender))).toMatchObject({ result: 'later' });
+      const refused = fakeSender(async () => {
+        throw new modules.errors.TransientDeliveryError('Twilio answered 429');
+      });
+      expect(await modules.deliverOutbound({ ...job, attempt: 2 }, depsWith(refused.sender))).toMatchObject({ result: 'later', why: 'transient' });
+      expect(refused.calls).toHaveLength(1);
+      expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'sending', outcomeUnknownAt: expect.any(String) });
+      // The first try's SMS went out after all.
+      expect(await modules.applyDeliveryStatus({ ...job, status: 'delivered', providerMessageId: 'SM0123456789abcdef0123456789abcdee' })).toBe('updated');
+      const third = fakeSender();
+      expect(await modules.deliverOutbound({ ...job, attempt: 3 }, depsWith(third.sender))).toEqual({ result: 'skipped' });
+      expect(third.calls).toHaveLength(0);
+    });
+
+    it('on the last try, a refused retry after an unanswered one fails with provider_outcome_unknown', async () => {
+      const { job } = await heldMessage();
+      expect(await modules.deliverOutbound(job, depsWith(unheard().sender))).toMatchObject({ result: 'later' });
+      const refused = fakeSender(async () => {
+        throw new modules.errors.TransientDeliveryError('Twilio answered 503');
+      });
+      expect(await modules.deliverOutbound({ ...job, attempt: 5 }, depsWith(refused.sender))).toMatchObject({ result: 'later' });
+      expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'failed', failureReason: 'provider_outcome_unknown' });
     });
 
     it('on the queue’s last try, marks the message failed with provider_outcome_unknown', async () => {

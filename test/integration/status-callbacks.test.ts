@@ -44,7 +44,7 @@ describe('Twilio status callbacks', () => {
     expect(message!.failureReason).toBeUndefined();
   });
 
-  it('records undelivered and failed with Twilio’s error code; in-between statuses change nothing', async () => {
+  it('records undelivered and failed with Twilio’s error code; in-between statuses of a sent message change nothing', async () => {
     const customer = await newCustomer();
     const a = await sentMessage('sms', customer);
     const b = await sentMessage('sms', customer);

@@ -47,7 +47,8 @@ export function createTwilioVoiceSender(settings: TwilioSettings): ChannelSender
       const data: Record<string, string | string[]> = { To: delivery.to, From: settings.from, Twiml: sayTwiml(delivery.body) };
       if (delivery.statusCallbackUrl) {
         data.StatusCallback = delivery.statusCallbackUrl;
-        data.StatusCallbackEvent = ['completed'];
+        // `initiated` at once: a callback that names the call before a lost answer's retry could place it again.
+        data.StatusCallbackEvent = ['initiated', 'completed'];
       }
       try {
         const call = (await version.create({
