@@ -112,6 +112,7 @@ export class OmnichannelStack extends Stack {
       const { queue } = new WorkQueue(this, `${consumer.name}Queue`, {
         queueName: `${this.stackName}-${consumer.queue}`,
         fifo: consumer.fifo ?? false,
+        ...(consumer.maxReceiveCount !== undefined ? { maxReceiveCount: consumer.maxReceiveCount } : {}),
         encryptionKey: dataKey,
         consumerTimeout,
       });

@@ -30,7 +30,7 @@ export type SqsLocal = {
 };
 
 /** A queue to create: its logical name and whether it is FIFO (`shared/routes.ts` `fifo: true`). */
-export type LocalQueueSpec = { readonly name: string; readonly fifo?: boolean };
+export type LocalQueueSpec = { readonly name: string; readonly fifo?: boolean; readonly maxReceiveCount?: number };
 
 export type StartSqsLocalOptions = {
   readonly port: number;
@@ -61,7 +61,7 @@ export async function startSqsLocal(options: StartSqsLocalOptions): Promise<SqsL
   const client = new SQSClient({ endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
   try {
     const queues = new Map<string, LocalQueue>();
-    for (const { name, fifo = false } of options.queues) {
+    for (const { name, fifo = false, maxReceiveCount: queueMaxReceiveCount = maxReceiveCount } of options.queues) {
       // As in the cloud: a FIFO queue's DLQ must be FIFO too, and every send names its deduplication id
       // (no content-based deduplication, so two identical bodies are two messages unless the producer says otherwise).
       const fifoAttributes: Record<string, string> = fifo ? { FifoQueue: 'true', ContentBasedDeduplication: 'false' } : {};
@@ -69,7 +69,7 @@ export async function startSqsLocal(options: StartSqsLocalOptions): Promise<SqsL
       const main = await ensureQueue(client, endpoint, physicalQueueName(name, fifo), {
         ...fifoAttributes,
         VisibilityTimeout: String(visibilityTimeoutSeconds),
-        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.arn, maxReceiveCount: String(maxReceiveCount) }),
+        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.arn, maxReceiveCount: String(queueMaxReceiveCount) }),
       });
       queues.set(name, { name, fifo, url: main.url, arn: main.arn, dlqUrl: dlq.url, dlqArn: dlq.arn });
     }

@@ -199,7 +199,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     parts.gateway = gateway;
 
     const dynamoDbPort = await resolvePort(parsePort('DYNAMODB_PORT', ddbPortRow.value!));
-    const queueSpecs = [...new Map(queueConsumers.map((c) => [c.queue, { name: c.queue, fifo: c.fifo ?? false }])).values()];
+    const queueSpecs = [...new Map(queueConsumers.map((c) => [c.queue, { name: c.queue, fifo: c.fifo ?? false, ...(c.maxReceiveCount !== undefined ? { maxReceiveCount: c.maxReceiveCount } : {}) }])).values()];
     // allSettled, not all: when one fails, the other may still come up and must be stopped too.
     const [ddbResult, sqsResult] = await Promise.allSettled([
       startDynamoDbLocal({ port: dynamoDbPort, dbPath: join(dataDir, 'dynamodb'), pidFile: join(dataDir, 'dynamodb.pid'), inMemory: options.dynamoDbInMemory ?? false }),

@@ -141,12 +141,16 @@ export type QueueConsumer = {
    * delivered in order, one batch at a time. Handlers read its URL from `<QUEUE>_QUEUE_URL`.
    */
   readonly fifo?: boolean;
+  /** Receives before a job moves to the DLQ (default 5). */
+  readonly maxReceiveCount?: number;
 };
 
 export const queueConsumers: readonly QueueConsumer[] = [
   { name: 'InboundWorkConsumer', queue: 'inbound-work', entry: 'functions/sqs/inbound-work.ts', batchSize: 10 },
   // Grouped by template: keeps the pending-approval list that GET /approvals reads.
   { name: 'TemplateApprovalsConsumer', queue: 'template-approvals', entry: 'functions/sqs/template-approvals.ts', batchSize: 10, fifo: true },
-  // Grouped by conversation: a customer's messages leave in the order they were queued.
-  { name: 'OutboundSender', queue: 'outbound', entry: 'functions/sqs/send-outbound.ts', batchSize: 10, fifo: true },
+  // Grouped by conversation: a customer's messages leave in the order they were queued. A job is received
+  // again each time an earlier message of its conversation is retried (it waits, untried), so the DLQ
+  // threshold is far above the 5 tries a message gets (MAX_SEND_ATTEMPTS, counted on the message).
+  { name: 'OutboundSender', queue: 'outbound', entry: 'functions/sqs/send-outbound.ts', batchSize: 10, fifo: true, maxReceiveCount: 50 },
 ];

@@ -60,8 +60,7 @@ function fifoGroups(records: readonly SQSRecord[]) {
 async function deliverRecord(record: SQSRecord): Promise<void> {
   const job = parseJob(record, jobSchema, 'outbound');
   if (!job) return;
-  const attempt = Number.parseInt(record.attributes.ApproximateReceiveCount, 10) || 1;
-  const outcome = await deliverOutbound({ ...job, attempt });
+  const outcome = await deliverOutbound(job);
   if (outcome.result !== 'later') return;
   // Hidden for the wait, then redelivered; a failed change only means an earlier retry.
   await sqsOutboundQueue.hideFor(record.receiptHandle, outcome.retryInSeconds).catch((err: unknown) =>
@@ -73,7 +72,8 @@ async function deliverRecord(record: SQSRecord): Promise<void> {
 /**
  * Outbound sender: one send job per record, from the outbound FIFO queue. Postponed (broadcast pacing)
  * and transiently failed jobs are reported as batch item failures with their visibility set to the wait,
- * so SQS redelivers them then, and moves them to the DLQ after the queue's maxReceiveCount.
+ * so SQS redelivers them then. A message's tries are counted on the message (MAX_SEND_ATTEMPTS); the
+ * queue's maxReceiveCount, far above, moves to the DLQ only a job that keeps failing before any try.
  */
 export const handler = middy((event: SQSEvent, context: Context) => {
   const inOrder = fifoGroups(event.Records);

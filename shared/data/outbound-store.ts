@@ -28,6 +28,12 @@ export type OutboundMessage = StoredMessage & {
    * the retry claims it again only if no status callback has named it since.
    */
   outcomeUnknownAt?: string;
+  /**
+   * How many times the sender has claimed the message to call its provider. Counted on the message, not
+   * by the queue's receive count, which also grows each time the message waits behind an earlier one of
+   * its conversation that is being retried.
+   */
+  sendAttempts?: number;
 };
 
 /** How many thread pages (newest first) to look through for the inbound email a reply answers. */
@@ -118,7 +124,7 @@ export async function sendTimeState(
 }
 
 /**
- * The sender's claim: `queued` → `sending`, only if still `queued`. The one write that makes a send
+ * The sender's claim: `queued` → `sending`, only if still `queued`, counting the message's `sendAttempts`. The one write that makes a send
  * happen at most once: of two copies of a job, one wins, the other sees `taken`. The claim is one
  * transaction with the checks that must still hold at that instant: the customer has not opted out of
  * the channel (an opt-out that commits first makes the claim fail, `opted_out`; one that commits later
@@ -140,7 +146,8 @@ export async function claimForSending(
   const claim = revised({
     TableName: getTableName(),
     Key: messageKey(message.conversationId, message.messageId),
-    UpdateExpression: 'SET #status = :sending, statusRank = :sendingRank, statusUpdatedAt = :now, sendingAt = :now REMOVE outcomeUnknownAt',
+    UpdateExpression:
+      'SET #status = :sending, statusRank = :sendingRank, statusUpdatedAt = :now, sendingAt = :now, sendAttempts = if_not_exists(sendAttempts, :noAttempts) + :oneAttempt REMOVE outcomeUnknownAt',
     ConditionExpression: again
       ? `${exists} AND #status = :sending AND outcomeUnknownAt = :unknownAt AND attribute_not_exists(providerMessageId)`
       : `${exists} AND #status = :queued`,
@@ -149,6 +156,8 @@ export async function claimForSending(
       ':sending': 'sending',
       ':sendingRank': deliveryStatusRank.sending,
       ':now': now,
+      ':noAttempts': 0,
+      ':oneAttempt': 1,
       ...(again ? { ':unknownAt': message.outcomeUnknownAt } : { ':queued': 'queued' }),
     },
   });

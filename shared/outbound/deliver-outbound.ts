@@ -10,8 +10,8 @@ import { unsubscribeUrl } from '#shared/outbound/unsubscribe-token.ts';
 import { PermanentDeliveryError, TransientDeliveryError, type ChannelSender, type DeliveryResult, type OutboundDelivery } from '#shared/ports/channel-sender.ts';
 import { renderTemplate } from '#shared/templates/render.ts';
 
-/** One send job as the sender receives it. `attempt` is the queue's receive count (1 on the first try). */
-export type DeliverJob = { readonly messageId: string; readonly conversationId: string; readonly attempt: number };
+/** One send job as the sender receives it. */
+export type DeliverJob = { readonly messageId: string; readonly conversationId: string };
 
 /**
  * What became of a job: done (`sent`, `failed` for good, or `skipped` because it was handled before or
@@ -37,7 +37,12 @@ export const MAX_BACKOFF_SECONDS = 900;
  * backoffSeconds(3); // 40
  * ```
  */
-/** The outbound queue's maxReceiveCount (infra/constructs/work-queue.ts, local/sqs-local.ts): after it, the DLQ. */
+/**
+ * Provider calls per message before it is marked failed (`retries_exhausted`). Counted on the message
+ * (`sendAttempts`): the outbound queue's receive count also grows while a message waits behind an
+ * earlier one of its conversation, so its maxReceiveCount (shared/routes.ts) is set well above this and
+ * only catches jobs that keep failing before any try (a store outage).
+ */
 export const MAX_SEND_ATTEMPTS = 5;
 
 export function backoffSeconds(attempt: number): number {
@@ -63,7 +68,7 @@ export function backoffSeconds(attempt: number): number {
  *
  * @example
  * ```ts
- * const outcome = await deliverOutbound({ messageId, conversationId, attempt: 1 });
+ * const outcome = await deliverOutbound({ messageId, conversationId });
  * ```
  */
 export async function deliverOutbound(job: DeliverJob, deps: DeliverDeps = defaultDeps): Promise<DeliverOutcome> {
@@ -103,6 +108,8 @@ export async function deliverOutbound(job: DeliverJob, deps: DeliverDeps = defau
   const delivery = await deliveryFor(message, content);
 
   const claim = await claimForSending(message, deps.now().toISOString());
+  /** This try's number: the claim just counted it. */
+  const attempt = (message.sendAttempts ?? 0) + 1;
   if (claim === 'taken') return { result: 'skipped' };
   if (claim === 'template_not_approved' || claim === 'opted_out') return fail(claim);
   let result: DeliveryResult;
@@ -112,20 +119,19 @@ export async function deliverOutbound(job: DeliverJob, deps: DeliverDeps = defau
     if (err instanceof PermanentDeliveryError) return fail(err.reason);
     // Unknown also when this try was refused but an earlier one went unanswered: that one may have gone out.
     const outcomeUnknown = (err instanceof TransientDeliveryError && err.outcomeUnknown) || retryAfterUnknown;
-    if (job.attempt >= MAX_SEND_ATTEMPTS) {
-      // The queue's last try: the job goes on to the DLQ (kept for replay), the message says it failed
-      // rather than sitting `queued` for ever (or, outcome unknown, that it may have gone out).
-      await fail(outcomeUnknown ? 'provider_outcome_unknown' : 'retries_exhausted');
-      return { result: 'later', retryInSeconds: 0, why: 'transient' };
+    if (attempt >= MAX_SEND_ATTEMPTS) {
+      // The last try: the message says it failed rather than sitting `queued` for ever (or, outcome
+      // unknown, that it may have gone out). The job is done: a replay of it would find it failed.
+      return fail(outcomeUnknown ? 'provider_outcome_unknown' : 'retries_exhausted');
     }
     // The provider said no: the claim is given back. It may have said yes unheard: the message stays
     // `sending`, and the retry goes ahead only if no callback has named it by then (at most one send).
     if (outcomeUnknown) await markOutcomeUnknown(conversationId, messageId, deps.now().toISOString());
     else await releaseClaim(conversationId, messageId, deps.now().toISOString());
-    const retryInSeconds = backoffSeconds(job.attempt);
+    const retryInSeconds = backoffSeconds(attempt);
     // Name and message only: a provider's answer (the error's cause) may quote the recipient.
     const error = err instanceof Error ? { name: err.name, message: err.message } : { name: typeof err };
-    logger.warn('outbound delivery will be retried', { ...log, attempt: job.attempt, retryInSeconds, error });
+    logger.warn('outbound delivery will be retried', { ...log, attempt, retryInSeconds, error });
     return { result: 'later', retryInSeconds, why: 'transient' };
   }
   // Outside the try: once the provider took the message, no failure here may lead to a second call.

@@ -116,8 +116,9 @@ const EVENT_CONCURRENCY = 8;
 /**
  * Applies a batch of verified SendGrid events: `processed` → sent, `delivered` → delivered,
  * `bounce`/`dropped` → failed (`sendgrid:<event>`); `unsubscribe`, `group_unsubscribe` and
- * `spamreport` opt the customer out of email. Events of messages we do not know, of another message
- * than the one SendGrid sent for us, and the engagement events (`open`, `click`, `deferred`) are ignored.
+ * `spamreport` opt the customer out of email, whatever send they name. Delivery events of messages we
+ * do not know or of another send than the one SendGrid accepted for us, and the engagement events
+ * (`open`, `click`, `deferred`) are ignored.
  *
  * @example
  * ```ts
@@ -132,10 +133,8 @@ export async function applySendgridEvents(events: readonly SendgridEvent[], now:
 
 async function applySendgridEvent(event: SendgridEvent, now: Date): Promise<void> {
   const message = event.messageId && event.conversationId ? asOutboundMessage(await findMessageFollowingMerge(event.conversationId, event.messageId)) : undefined;
-  if (message && !isSameSend(message, event)) {
-    logger.warn('SendGrid event for another send ignored', { messageId: message.messageId, event: event.event });
-    return;
-  }
+  // An opt-out counts whichever send it came from (the batch is signed; the customer asked): it is not
+  // subject to the same-send check that keeps another send's delivery events off this message.
   if (optOutEvents.has(event.event)) {
     const customerId = message ? await rootCustomer(message.customerId) : await customerOfEmail(event.email);
     if (!customerId) return;
@@ -145,6 +144,10 @@ async function applySendgridEvent(event: SendgridEvent, now: Date): Promise<void
   }
   const reported = sendgridStatus[event.event];
   if (!reported || !message) return;
+  if (!isSameSend(message, event)) {
+    logger.warn('SendGrid event for another send ignored', { messageId: message.messageId, event: event.event });
+    return;
+  }
   await applyDeliveryStatus({ conversationId: message.conversationId, messageId: message.messageId, ...reported }, now);
 }
 

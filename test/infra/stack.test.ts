@@ -508,13 +508,14 @@ describe('DynamoDB table', () => {
 });
 
 describe('SQS', () => {
-  it('gives each consumer queue a KMS-encrypted DLQ after 5 receives and reports partial batch failures', () => {
+  it('gives each consumer queue a KMS-encrypted DLQ after 5 receives (the outbound queue 50: its jobs wait behind retried ones, untried) and reports partial batch failures', () => {
     for (const consumer of queueConsumers) {
       // Prepare
       const { queueId, dlqId } = queueIdsOf(consumer);
 
       // Assess
-      expect(resources[queueId]?.Properties).toMatchObject({ KmsMasterKeyId: expect.anything(), RedrivePolicy: { maxReceiveCount: 5 } });
+      const maxReceiveCount = consumer.queue === 'outbound' ? 50 : 5;
+      expect(resources[queueId]?.Properties).toMatchObject({ KmsMasterKeyId: expect.anything(), RedrivePolicy: { maxReceiveCount } });
       expect(resources[dlqId]?.Properties).toMatchObject({ KmsMasterKeyId: expect.anything() });
       template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
         EventSourceArn: { 'Fn::GetAtt': [queueId, 'Arn'] },

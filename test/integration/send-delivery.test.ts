@@ -75,7 +75,7 @@ async function heldMessage(body: Partial<Parameters<typeof modules.sendMessage>[
     notBefore: new Date(Date.now() + HOUR).toISOString(),
     ...body,
   });
-  return { customer, job: { messageId: queued.messageId, conversationId: queued.conversationId, attempt: 1 } };
+  return { customer, job: { messageId: queued.messageId, conversationId: queued.conversationId } };
 }
 
 describe('deliverOutbound', () => {
@@ -109,27 +109,26 @@ describe('deliverOutbound', () => {
     const failing = fakeSender(async () => {
       throw new modules.errors.TransientDeliveryError('Twilio answered 503');
     });
-    const first = await modules.deliverOutbound(job, depsWith(failing.sender));
-    const third = await modules.deliverOutbound({ ...job, attempt: 3 }, depsWith(failing.sender));
-    expect(first).toEqual({ result: 'later', why: 'transient', retryInSeconds: 10 });
-    expect(third).toEqual({ result: 'later', why: 'transient', retryInSeconds: 40 });
-    expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'queued' });
+    const waits = [];
+    for (let i = 0; i < 3; i++) waits.push(await modules.deliverOutbound(job, depsWith(failing.sender)));
+    expect(waits).toEqual([10, 20, 40].map((retryInSeconds) => ({ result: 'later', why: 'transient', retryInSeconds })));
+    expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'queued', sendAttempts: 3 });
     const working = fakeSender();
-    expect(await modules.deliverOutbound({ ...job, attempt: 4 }, depsWith(working.sender))).toEqual({ result: 'sent' });
+    expect(await modules.deliverOutbound(job, depsWith(working.sender))).toEqual({ result: 'sent' });
     expect(working.calls).toHaveLength(1);
   });
 
-  it('on the queue’s last try, marks a message failed (retries_exhausted) and still hands the job on to the DLQ', async () => {
+  it('after its fifth try, marks a message failed (retries_exhausted), and the job is done', async () => {
     const { job } = await heldMessage();
     const failing = fakeSender(async () => {
       throw new modules.errors.TransientDeliveryError('Twilio answered 503');
     });
-    const last = await modules.deliverOutbound({ ...job, attempt: 5 }, depsWith(failing.sender));
-    expect(last).toMatchObject({ result: 'later', why: 'transient' });
-    expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'failed', failureReason: 'retries_exhausted' });
-    // A replay from the DLQ finds it failed and calls nobody.
-    expect(await modules.deliverOutbound({ ...job, attempt: 1 }, depsWith(failing.sender))).toEqual({ result: 'skipped' });
-    expect(failing.calls).toHaveLength(1);
+    for (let i = 0; i < 4; i++) expect(await modules.deliverOutbound(job, depsWith(failing.sender))).toMatchObject({ result: 'later', why: 'transient' });
+    expect(await modules.deliverOutbound(job, depsWith(failing.sender))).toEqual({ result: 'failed' });
+    expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'failed', failureReason: 'retries_exhausted', sendAttempts: 5 });
+    // A later copy of the job (or a replay) finds it failed and calls nobody.
+    expect(await modules.deliverOutbound(job, depsWith(failing.sender))).toEqual({ result: 'skipped' });
+    expect(failing.calls).toHaveLength(5);
   });
 
   describe('when the provider’s answer never came (the outcome is unknown)', () => {
@@ -146,7 +145,7 @@ describe('deliverOutbound', () => {
       // Twilio had it after all: its status callback arrives before the retry.
       expect(await modules.applyDeliveryStatus({ conversationId: job.conversationId, messageId: job.messageId, status: 'delivered', providerMessageId: 'SM0123456789abcdef0123456789abcdef' })).toBe('updated');
       const retry = fakeSender();
-      expect(await modules.deliverOutbound({ ...job, attempt: 2 }, depsWith(retry.sender))).toEqual({ result: 'skipped' });
+      expect(await modules.deliverOutbound(job, depsWith(retry.sender))).toEqual({ result: 'skipped' });
       expect(retry.calls).toHaveLength(0);
       expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'delivered', providerMessageId: 'SM0123456789abcdef0123456789abcdef' });
     });
@@ -156,7 +155,7 @@ describe('deliverOutbound', () => {
       expect(await modules.deliverOutbound(job, depsWith(unheard().sender))).toMatchObject({ result: 'later', why: 'transient' });
       // Two copies of the retried job at once: one claim, one call.
       const retry = fakeSender(() => new Promise((r) => setTimeout(r, 50)));
-      const outcomes = await Promise.all([modules.deliverOutbound({ ...job, attempt: 2 }, depsWith(retry.sender)), modules.deliverOutbound({ ...job, attempt: 2 }, depsWith(retry.sender))]);
+      const outcomes = await Promise.all([modules.deliverOutbound(job, depsWith(retry.sender)), modules.deliverOutbound(job, depsWith(retry.sender))]);
       expect(outcomes.map((o) => o.result).sort()).toEqual(['sent', 'skipped']);
       expect(retry.calls).toHaveLength(1);
       expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'sent', providerMessageId: expect.stringMatching(/^SM/) });
@@ -175,7 +174,7 @@ describe('deliverOutbound', () => {
         const res = await twilioStatusCallback(job, channel === 'sms' ? { MessageSid: sid, ...callback } : { CallSid: sid, ...callback });
         expect(res.status).toBe(200);
         const retry = fakeSender();
-        expect(await modules.deliverOutbound({ ...job, attempt: 2 }, depsWith(retry.sender))).toEqual({ result: 'skipped' });
+        expect(await modules.deliverOutbound(job, depsWith(retry.sender))).toEqual({ result: 'skipped' });
         expect(retry.calls).toHaveLength(0);
         expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'sent', providerMessageId: sid });
       });
@@ -187,29 +186,31 @@ describe('deliverOutbound', () => {
       const refused = fakeSender(async () => {
         throw new modules.errors.TransientDeliveryError('Twilio answered 429');
       });
-      expect(await modules.deliverOutbound({ ...job, attempt: 2 }, depsWith(refused.sender))).toMatchObject({ result: 'later', why: 'transient' });
+      expect(await modules.deliverOutbound(job, depsWith(refused.sender))).toMatchObject({ result: 'later', why: 'transient' });
       expect(refused.calls).toHaveLength(1);
       expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'sending', outcomeUnknownAt: expect.any(String) });
       // The first try's SMS went out after all.
       expect(await modules.applyDeliveryStatus({ ...job, status: 'delivered', providerMessageId: 'SM0123456789abcdef0123456789abcdee' })).toBe('updated');
       const third = fakeSender();
-      expect(await modules.deliverOutbound({ ...job, attempt: 3 }, depsWith(third.sender))).toEqual({ result: 'skipped' });
+      expect(await modules.deliverOutbound(job, depsWith(third.sender))).toEqual({ result: 'skipped' });
       expect(third.calls).toHaveLength(0);
     });
 
-    it('on the last try, a refused retry after an unanswered one fails with provider_outcome_unknown', async () => {
+    it('on the fifth try, a refused retry after an unanswered one fails with provider_outcome_unknown', async () => {
       const { job } = await heldMessage();
       expect(await modules.deliverOutbound(job, depsWith(unheard().sender))).toMatchObject({ result: 'later' });
       const refused = fakeSender(async () => {
         throw new modules.errors.TransientDeliveryError('Twilio answered 503');
       });
-      expect(await modules.deliverOutbound({ ...job, attempt: 5 }, depsWith(refused.sender))).toMatchObject({ result: 'later' });
+      for (let i = 0; i < 3; i++) expect(await modules.deliverOutbound(job, depsWith(refused.sender))).toMatchObject({ result: 'later' });
+      expect(await modules.deliverOutbound(job, depsWith(refused.sender))).toEqual({ result: 'failed' });
       expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'failed', failureReason: 'provider_outcome_unknown' });
     });
 
-    it('on the queue’s last try, marks the message failed with provider_outcome_unknown', async () => {
+    it('after five unanswered tries, marks the message failed with provider_outcome_unknown', async () => {
       const { job } = await heldMessage();
-      expect(await modules.deliverOutbound({ ...job, attempt: 5 }, depsWith(unheard().sender))).toMatchObject({ result: 'later', why: 'transient' });
+      for (let i = 0; i < 4; i++) expect(await modules.deliverOutbound(job, depsWith(unheard().sender))).toMatchObject({ result: 'later', why: 'transient' });
+      expect(await modules.deliverOutbound(job, depsWith(unheard().sender))).toEqual({ result: 'failed' });
       expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'failed', failureReason: 'provider_outcome_unknown' });
     });
   });
@@ -319,6 +320,25 @@ describe('the sender’s claim', () => {
     expect(injected).toBe(true);
     expect(calls).toHaveLength(0);
     expect(await messageIn(raced.job.conversationId, raced.job.messageId)).toMatchObject({ status: 'failed', failureReason: 'opted_out' });
+  });
+});
+
+describe('SendGrid events of another send', () => {
+  it('still record the customer’s opt-out, while their delivery events leave the message alone', async () => {
+    // Prepare: an email SendGrid accepted as X-Message-Id `sg-accepted`.
+    const { customer, job } = await heldMessage({ channel: 'email', subject: 'Ticket 42', body: 'Your ticket is resolved.' });
+    const message = (await modules.store.getOutboundMessage(job.conversationId, job.messageId))!;
+    expect(await modules.store.claimForSending(message, new Date().toISOString())).toBe('claimed');
+    await modules.store.recordSent(job.conversationId, job.messageId, { provider: 'sendgrid', providerMessageId: 'sg-accepted' }, new Date().toISOString());
+    const { applySendgridEvents } = await import('#shared/outbound/status-callbacks.ts');
+    const { listConsent } = await import('#shared/data/consent-store.ts');
+    const about = { messageId: job.messageId, conversationId: job.conversationId, email: 'someone@example.com', sg_message_id: 'sg-other.filter0001.0' };
+    // Act: events whose sg_message_id names another send (a duplicate send, or SendGrid's id lost).
+    await applySendgridEvents([{ ...about, event: 'bounce' }]);
+    await applySendgridEvents([{ ...about, event: 'unsubscribe' }]);
+    // Assess
+    expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'sent' });
+    expect((await listConsent(customer.customerId)).email).toBe('opted_out');
   });
 });
 

@@ -72,9 +72,9 @@ type Delivery = { body: string; group: string | undefined; receiveCount: string;
 
 describe("the stack's FIFO queues", () => {
   it.each([
-    ['template-approvals', env.TEMPLATE_APPROVALS_QUEUE_URL, env.TEMPLATE_APPROVALS_DLQ_QUEUE_URL],
-    ['outbound', env.OUTBOUND_QUEUE_URL, env.OUTBOUND_DLQ_QUEUE_URL],
-  ])('%s is <queue>.fifo without content-based deduplication, with a FIFO DLQ after 5 receives', async (queue, url, dlqUrl) => {
+    ['template-approvals', env.TEMPLATE_APPROVALS_QUEUE_URL, env.TEMPLATE_APPROVALS_DLQ_QUEUE_URL, 5],
+    ['outbound', env.OUTBOUND_QUEUE_URL, env.OUTBOUND_DLQ_QUEUE_URL, 50],
+  ])('%s is <queue>.fifo without content-based deduplication, with a FIFO DLQ after %i receives', async (queue, url, dlqUrl, receives) => {
     // Act
     const main = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['All'] }));
     const dlq = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl!, AttributeNames: ['All'] }));
@@ -86,7 +86,7 @@ describe("the stack's FIFO queues", () => {
     expect(dlq.Attributes).toMatchObject({ FifoQueue: 'true' });
     const redrive = JSON.parse(main.Attributes?.RedrivePolicy ?? '{}') as { deadLetterTargetArn?: string; maxReceiveCount?: string | number };
     expect(redrive.deadLetterTargetArn).toBe(dlq.Attributes?.QueueArn);
-    expect(Number(redrive.maxReceiveCount)).toBe(5);
+    expect(Number(redrive.maxReceiveCount)).toBe(receives);
   });
 
   it('refuses, as SQS does, a send without a group or deduplication id, or with a per-message delay', async () => {
