@@ -20,11 +20,29 @@ export type Attachment = {
   status: 'stored' | 'pending' | 'failed';
 };
 
-/** Threading headers of an email, kept to thread replies later. */
+/** One DKIM signature's verdict as SendGrid reported it: the signing domain (`d=`) and its result. */
+export type DkimVerdict = { domain: string; result: string };
+
+/**
+ * How an inbound email's sender was authenticated (see `#shared/channels/email/sender-authentication.ts`).
+ * `senderVerified` is true when DKIM or SPF passed for a domain aligned with the `From` address; false
+ * mail is kept all the same, flagged, since a refusal would lose the customer's message.
+ */
+export type EmailAuthentication = {
+  /** SendGrid's `SPF` result (`pass`, `fail`, `softfail`, `neutral`, `none`, `temperror`, `permerror`); absent when missing or unreadable. */
+  spf?: string;
+  /** Every DKIM verdict; empty for `none` or an unreadable field. */
+  dkim: DkimVerdict[];
+  senderVerified: boolean;
+};
+
+/** Threading headers of an email, kept to thread replies later; an inbound one also says how its sender was authenticated. */
 export type EmailThreading = {
   messageId?: string;
   inReplyTo?: string;
   references?: string[];
+  /** Inbound email only (messages stored before it existed have none). */
+  authentication?: EmailAuthentication;
 };
 
 /**

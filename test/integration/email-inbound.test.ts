@@ -128,6 +128,76 @@ describe('POST /webhooks/sendgrid/inbound through the local stack', () => {
     expect(thread.body.items).toHaveLength(1);
   });
 
+  describe('sender authentication (SPF / DKIM)', () => {
+    /** A mail from a fresh `example.com` sender with the given verdict fields; `headers` signs with `signers`. */
+    function mailWith(verdicts: { SPF?: string; dkim?: string; envelopeFrom?: string; signers?: string[] }) {
+      const tag = randomUUID();
+      const sender = `jane.${tag}@example.com`;
+      const signatures = (verdicts.signers ?? []).map((d) => `DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed;\r\n d=${d}; s=s1; h=from:to; bh=abc=; b=def=\r\n`).join('');
+      const fields = sampleEmail({
+        from: `"Jane Doe" <${sender}>`,
+        subject: `Auth ${tag}`,
+        headers: `${signatures}Message-ID: <${tag}@mail.example.com>\r\n`,
+        envelope: JSON.stringify({ to: ['support@inbound.example.net'], from: verdicts.envelopeFrom ?? 'bounce@unrelated.example' }),
+      });
+      delete fields.SPF;
+      delete fields.dkim;
+      if (verdicts.SPF !== undefined) fields.SPF = verdicts.SPF;
+      if (verdicts.dkim !== undefined) fields.dkim = verdicts.dkim;
+      return buildMultipart({ fields });
+    }
+
+    async function storedAuthentication(mail: { body: Buffer; contentType: string }) {
+      const res = await post(mail.body, { 'content-type': mail.contentType, authorization: auth });
+      expect(res.status).toBe(200);
+      const { conversationId, messageId } = (await res.json()) as { conversationId: string; messageId: string };
+      const thread = await staffGet<{ items: Message[] }>(`/conversations/${conversationId}/messages`);
+      expect(thread.status).toBe(200);
+      return thread.body.items.find((m) => m.messageId === messageId)?.email?.authentication;
+    }
+
+    const cases: Array<[string, Parameters<typeof mailWith>[0], boolean]> = [
+      ['DKIM pass by the From domain', { SPF: 'fail', dkim: '{@example.com : pass}', signers: ['example.com'] }, true],
+      ['DKIM pass by another domain only', { SPF: 'softfail', dkim: '{@sendgrid.net : pass}', signers: ['sendgrid.net'] }, false],
+      ['SPF pass with an envelope sender of the From domain', { SPF: 'pass', dkim: 'none', envelopeFrom: 'bounces@example.com' }, true],
+      ['SPF pass with an envelope sender of another domain', { SPF: 'pass', dkim: 'none', envelopeFrom: 'bounces@attacker.example' }, false],
+      ['SPF fail and DKIM none', { SPF: 'fail', dkim: 'none', envelopeFrom: 'bounces@example.com' }, false],
+      ['SPF none and DKIM none', { SPF: 'none', dkim: 'none', envelopeFrom: 'bounces@example.com' }, false],
+      ['garbage SPF and dkim', { SPF: '\u0000p@ss; DROP', dkim: '{@example.com : pass', envelopeFrom: 'bounces@example.com', signers: ['example.com'] }, false],
+      ['no SPF nor dkim field at all', {}, false],
+    ];
+
+    it.each(cases)('%s → 200, stored with senderVerified %s and visible in the messages API', async (_label, verdicts, verified) => {
+      // Prepare
+      const mail = mailWith(verdicts);
+
+      // Act
+      const authentication = await storedAuthentication(mail);
+
+      // Assess
+      expect(authentication?.senderVerified).toBe(verified);
+      expect(Array.isArray(authentication?.dkim)).toBe(true);
+    });
+
+    it('shows staff the whole record: SPF result and every DKIM verdict', async () => {
+      // Prepare
+      const mail = mailWith({ SPF: 'Pass', dkim: '{@example.com : pass, @sendgrid.net : fail}', envelopeFrom: 'bounces@example.com', signers: ['example.com', 'sendgrid.net'] });
+
+      // Act
+      const authentication = await storedAuthentication(mail);
+
+      // Assess
+      expect(authentication).toEqual({
+        spf: 'pass',
+        dkim: [
+          { domain: 'example.com', result: 'pass' },
+          { domain: 'sendgrid.net', result: 'fail' },
+        ],
+        senderVerified: true,
+      });
+    });
+  });
+
   describe('refuses bad requests and writes nothing', () => {
     const cases: Array<[string, (mail: ReturnType<typeof freshMail>) => { body: Uint8Array; headers: Record<string, string> }, number, string]> = [
       ['missing credentials', (m) => ({ body: m.body, headers: { 'content-type': m.contentType } }), 401, 'unauthenticated'],

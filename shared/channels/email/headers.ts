@@ -11,9 +11,32 @@ export type EmailHeaders = {
 };
 
 /**
- * Parses a raw RFC 5322 header block into a map of lower-cased names to values (first occurrence wins).
- * Unfolding per RFC 5322 §2.2.3: a line break followed by white space is removed, the white space kept.
- * CRLF and bare LF line ends are both accepted; lines without a colon are ignored.
+ * Every field of a raw RFC 5322 header block, in order, as `[lower-cased name, value]` pairs (repeated
+ * fields included). Unfolding per RFC 5322 §2.2.3: a line break followed by white space is removed, the
+ * white space kept. CRLF and bare LF line ends are both accepted; lines without a colon are ignored.
+ *
+ * @example
+ * ```ts
+ * headerFields('DKIM-Signature: d=a.example\r\nDKIM-Signature: d=b.example'); // [['dkim-signature', 'd=a.example'], ['dkim-signature', 'd=b.example']]
+ * ```
+ */
+export function headerFields(raw: string): Array<[name: string, value: string]> {
+  const fields: Array<[string, string]> = [];
+  const unfolded = raw.replace(/\r?\n(?=[ \t])/g, '');
+  for (const line of unfolded.split(/\r?\n/)) {
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    const name = line.slice(0, colon).trim().toLowerCase();
+    // field names are printable ASCII without spaces; anything else is not a header line
+    if (!/^[\x21-\x39\x3b-\x7e]+$/.test(name)) continue;
+    fields.push([name, line.slice(colon + 1).trim()]);
+  }
+  return fields;
+}
+
+/**
+ * Parses a raw RFC 5322 header block into a map of lower-cased names to values (first occurrence wins),
+ * unfolded as {@link headerFields} does.
  *
  * @example
  * ```ts
@@ -22,14 +45,8 @@ export type EmailHeaders = {
  */
 export function parseHeaderBlock(raw: string): Map<string, string> {
   const headers = new Map<string, string>();
-  const unfolded = raw.replace(/\r?\n(?=[ \t])/g, '');
-  for (const line of unfolded.split(/\r?\n/)) {
-    const colon = line.indexOf(':');
-    if (colon <= 0) continue;
-    const name = line.slice(0, colon).trim().toLowerCase();
-    // field names are printable ASCII without spaces; anything else is not a header line
-    if (!/^[\x21-\x39\x3b-\x7e]+$/.test(name)) continue;
-    if (!headers.has(name)) headers.set(name, line.slice(colon + 1).trim());
+  for (const [name, value] of headerFields(raw)) {
+    if (!headers.has(name)) headers.set(name, value);
   }
   return headers;
 }

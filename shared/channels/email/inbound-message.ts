@@ -76,6 +76,7 @@ export async function toInboundMessage(email: ParsedInboundEmail, store: BlobSto
       ...(messageId === undefined ? {} : { messageId: messageId.slice(0, MAX_HEADER_CHARS) }),
       ...(inReplyTo === undefined ? {} : { inReplyTo: inReplyTo.slice(0, MAX_HEADER_CHARS) }),
       references: keptReferences(references),
+      authentication: email.authentication,
     },
     ...(email.displayName === undefined ? {} : { displayName: email.displayName.slice(0, MAX_HEADER_CHARS) }),
   };

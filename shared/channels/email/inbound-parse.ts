@@ -6,6 +6,8 @@ import { MAX_BODY_BYTES } from '#shared/config.ts';
 import { PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError, type DomainError } from '#shared/errors.ts';
 import { parseAddressList, parseMailbox } from '#shared/channels/email/address.ts';
 import { threadingHeaders, type EmailHeaders } from '#shared/channels/email/headers.ts';
+import { senderAuthentication } from '#shared/channels/email/sender-authentication.ts';
+import type { EmailAuthentication } from '#shared/domain/message.ts';
 
 /**
  * Bounds on one Inbound Parse POST. SendGrid accepts mail up to 30 MB, but a Lambda request payload
@@ -62,6 +64,8 @@ export type ParsedInboundEmail = {
   readonly text: string;
   readonly headers: EmailHeaders;
   readonly attachments: readonly ParsedAttachment[];
+  /** SendGrid's `SPF` and `dkim` verdicts and whether they vouch for `fromAddress`. */
+  readonly authentication: EmailAuthentication;
 };
 
 type RawFile = { field: string; filename: string | undefined; mimeType: string; content: Buffer };
@@ -69,8 +73,9 @@ type RawForm = { fields: Map<string, Buffer>; files: RawFile[] };
 
 /**
  * Parses a SendGrid Inbound Parse POST (default mode, not raw): `multipart/form-data` with the fields
- * `from`, `to`, `cc`, `subject`, `text`, `html`, `headers`, `charsets`, `attachment-info` and the files
- * `attachment1..N`. Text fields are decoded with the charset SendGrid names for them in `charsets`
+ * `from`, `to`, `cc`, `subject`, `text`, `html`, `headers`, `charsets`, `attachment-info`, the verdicts
+ * `SPF`, `dkim` and `envelope` (read by {@link senderAuthentication}; unreadable ones mean "not verified",
+ * never an error) and the files `attachment1..N`. Text fields are decoded with the charset SendGrid names for them in `charsets`
  * (utf-8 when it names none or one this runtime does not know).
  *
  * Throws {@link UnsupportedMediaTypeError} when the body is not multipart/form-data,
@@ -110,6 +115,9 @@ export async function parseInboundParse(
   const sender = parseMailbox(fromField);
   if (sender === undefined) throw new ValidationError('The from field holds no valid email address');
 
+  const headers = field('headers') ?? '';
+  const authentication = senderAuthentication(sender.address, { spf: field('SPF'), dkim: field('dkim'), envelope: field('envelope'), headers });
+
   const html = field('html');
   const textPart = field('text');
   const text = (textPart === undefined || textPart.trim() === '') && html !== undefined ? htmlToText(html) : (textPart ?? '');
@@ -121,8 +129,9 @@ export async function parseInboundParse(
     ccAddresses: parseAddressList(field('cc') ?? '').map((m) => m.address),
     subject: collapseLineBreaks(field('subject') ?? ''),
     text,
-    headers: threadingHeaders(field('headers') ?? ''),
+    headers: threadingHeaders(headers),
     attachments: attachmentsOf(form.files, jsonRecord(form.fields.get('attachment-info'))),
+    authentication,
   };
 }
 

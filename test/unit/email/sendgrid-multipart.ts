@@ -97,12 +97,22 @@ export const randomContentType: fc.Arbitrary<string> = fc.oneof(
 
 const anyText = fc.oneof(fc.string({ maxLength: 200 }), fc.string({ unit: 'binary', maxLength: 200 }), fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b)));
 
+/** A `dkim` field: the documented forms around random domains and results, or anything at all. */
+const dkimText = fc.oneof(
+  fc.array(fc.tuple(fc.domain(), fc.constantFrom('pass', 'fail', 'neutral', 'none', 'PASS')), { maxLength: 4 }).map((sigs) => `{${sigs.map(([d, r]) => `@${d} : ${r}`).join(', ')}}`),
+  fc.constantFrom('none', '{@example.com : pass', '{@example.com : pass}}', '{@ : pass}'),
+  anyText,
+);
+
 /**
- * A mail whose fields (from, to, headers, charsets, attachment-info, html, subject) may be anything,
- * with one small attachment; without its `text` part when `html` is given.
+ * A mail whose fields (from, to, headers, charsets, attachment-info, html, subject, SPF, dkim, envelope)
+ * may be anything, with one small attachment; without its `text` part when `html` is given.
  */
 export const hostileFieldsMail: fc.Arbitrary<{ body: Buffer; contentType: string }> = fc
-  .record({ from: anyText, to: anyText, headers: anyText, charsets: anyText, 'attachment-info': anyText, html: anyText, subject: anyText }, { requiredKeys: [] })
+  .record(
+    { from: anyText, to: anyText, headers: anyText, charsets: anyText, 'attachment-info': anyText, html: anyText, subject: anyText, SPF: anyText, dkim: dkimText, envelope: anyText },
+    { requiredKeys: [] },
+  )
   .map((overrides) => {
     const fields = sampleEmail(overrides);
     if ('html' in overrides) delete fields.text;
