@@ -1,4 +1,5 @@
 import MessagingResponse from 'twilio/lib/twiml/MessagingResponse.js';
+import { sqsWorkQueue } from '#shared/adapters/sqs/sqs-work-queue.adapter.ts';
 import { smsWebhookSchema } from '#shared/channels/twilio/twilio-schemas.ts';
 import { verifiedTwilioForm } from '#shared/channels/twilio/twilio-webhook.ts';
 import { requireEnv } from '#shared/config.ts';
@@ -7,6 +8,7 @@ import { identity } from '#shared/domain/identity.ts';
 import type { Attachment } from '#shared/domain/message.ts';
 import { httpHandler } from '#shared/http/http-handler.ts';
 import { twiml } from '#shared/http/responses.ts';
+import { findMessageFollowingMerge } from '#shared/ingest/follow-merge.ts';
 import { ingestInbound } from '#shared/ingest/ingest-inbound.ts';
 import { logger } from '#shared/logger.ts';
 import { classifySmsKeyword } from '#shared/outbound/consent-keywords.ts';
@@ -20,7 +22,10 @@ const EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>
  *
  * 1. store the message in the thread, keyword or not (an agent sees the STOP)
  * 2. STOP/STOPALL/UNSUBSCRIBE/CANCEL/END/QUIT (or `OptOutType=STOP`) opts the customer out of SMS;
- *    START/YES/UNSTOP (or `OptOutType=START`) opts them back in. A retried delivery changes nothing.
+ *    START/YES/UNSTOP (or `OptOutType=START`) opts them back in. The change is dated by the message
+ *    (its stored `createdAt`, which a retried delivery reads back), so a STOP that Twilio retries after
+ *    the customer's START changes nothing, while a retry of one whose first attempt stopped before the
+ *    consent write still applies it.
  * 3. HELP is answered with `SMS_HELP_TEXT` in the TwiML, but only when Twilio did not handle the keyword
  *    itself: a webhook carrying `OptOutType` means Twilio's opt-out management already replied. The
  *    reply is recorded in the thread as an automated outbound message (operator-configured text).
@@ -35,13 +40,18 @@ export const handler = httpHandler(async (event) => {
     sourceUrl: params[`MediaUrl${i}`],
     status: 'pending' as const,
   }));
-  const { customerId } = await ingestInbound({
-    channel: 'sms',
-    dedupeKey: params.MessageSid,
-    from: identity.phone(params.From),
-    body: params.Body,
-    ...(attachments.length > 0 ? { attachments } : {}),
-  });
+  // The time the message is stored with: ingestInbound dates a new message by `now`.
+  const receivedAt = new Date();
+  const { customerId, conversationId, messageId, duplicate } = await ingestInbound(
+    {
+      channel: 'sms',
+      dedupeKey: params.MessageSid,
+      from: identity.phone(params.From),
+      body: params.Body,
+      ...(attachments.length > 0 ? { attachments } : {}),
+    },
+    { workQueue: sqsWorkQueue, now: () => receivedAt },
+  );
 
   const keyword = classifySmsKeyword({ body: params.Body, optOutType: params.OptOutType });
   if (keyword === undefined) return twiml(EMPTY_TWIML);
@@ -52,10 +62,22 @@ export const handler = httpHandler(async (event) => {
     return twiml(helpTwiml(helpText));
   }
   const status = keyword.kind === 'opt_out' ? 'opted_out' : 'opted_in';
-  const changed = await setConsent({ customerId, channel: 'sms', status, source: keyword.source, actor: 'customer', now: new Date().toISOString() });
-  logger.info('sms consent keyword', { customerId, status, source: keyword.source, changed });
+  const requestedAt = duplicate ? await storedAt(conversationId, messageId) : receivedAt.toISOString();
+  const changed = await setConsent({ customerId, channel: 'sms', status, source: keyword.source, actor: 'customer', now: new Date().toISOString(), requestedAt });
+  logger.info('sms consent keyword', { customerId, status, source: keyword.source, changed, requestedAt });
   return twiml(EMPTY_TWIML);
 });
+
+/**
+ * When a retried delivery's message was first stored. Only if a merge moved it out of reach meanwhile,
+ * the time of this delivery (logged: such a retry may override a later keyword).
+ */
+async function storedAt(conversationId: string, messageId: string): Promise<string> {
+  const stored = await findMessageFollowingMerge(conversationId, messageId);
+  if (stored) return stored.createdAt;
+  logger.warn('retried keyword message not found, dated now', { conversationId, messageId });
+  return new Date().toISOString();
+}
 
 /** `<Response><Message>SMS_HELP_TEXT</Message></Response>`, XML-escaped by twilio's TwiML builder. */
 function helpTwiml(helpText: string): string {

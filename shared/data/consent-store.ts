@@ -1,7 +1,7 @@
-import { QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { documentClient, getTableName } from '#shared/data/client.ts';
 import { auditPutItem } from '#shared/data/audit-store.ts';
-import { toCustomer, type CustomerRecord } from '#shared/data/conversation-store.ts';
+import { isConditionFailure, toCustomer, type CustomerRecord } from '#shared/data/conversation-store.ts';
 import { PK, SK, consentKey, customerKey } from '#shared/data/keys.ts';
 import { channels, type Channel } from '#shared/domain/message.ts';
 
@@ -24,8 +24,14 @@ export type ConsentChange = {
   source: string;
   /** Who asked for it: `customer`, or a staff user id. */
   actor: string;
-  /** ISO 8601. */
+  /** ISO 8601: when the change is written (the audit entry's time). */
   now: string;
+  /**
+   * ISO 8601: when the customer asked, i.e. the time of the message that asked (a retried delivery
+   * carries its first delivery's time). A change asked for before the recorded one is skipped. Defaults
+   * to `now`.
+   */
+  requestedAt?: string;
 };
 
 const CONSENT_SK_PREFIX = 'CONSENT#';
@@ -82,9 +88,11 @@ export async function listConsent(customerId: string): Promise<Record<Channel, C
 }
 
 /**
- * Records a consent change and its audit entry in one TransactWriteItems. Returns false, writing
- * nothing, when the status already is `status` (a retried STOP, a second unsubscribe click): the
- * condition on the consent item says so, so two concurrent copies still make one change.
+ * Records a consent change and its audit entry in one TransactWriteItems. Returns false, writing no
+ * change, when the status already is `status` (a retried STOP, a second unsubscribe click), or when the
+ * recorded change was asked for later than this one (a STOP retried by Twilio after the customer's
+ * START): the condition on the consent item says so, so two concurrent copies still make one change and
+ * keywords applied out of order keep the customer's last word. An equal time is the same request again.
  *
  * @example
  * ```ts
@@ -93,6 +101,7 @@ export async function listConsent(customerId: string): Promise<Record<Channel, C
  */
 export async function setConsent(change: ConsentChange): Promise<boolean> {
   const { customerId, channel, status, source, actor, now } = change;
+  const requestedAt = change.requestedAt ?? now;
   const TableName = getTableName();
   const subject = `CUST#${customerId}`;
   // Absent counts as the default: opting in a customer who never opted out is not a change.
@@ -105,10 +114,10 @@ export async function setConsent(change: ConsentChange): Promise<boolean> {
             {
               Put: {
                 TableName,
-                Item: { ...consentKey(customerId, channel), customerId, channel, status, source, actor, updatedAt: now },
-                ConditionExpression: differs,
-                ExpressionAttributeNames: { '#s': 'status' },
-                ExpressionAttributeValues: { ':status': status },
+                Item: { ...consentKey(customerId, channel), customerId, channel, status, source, actor, updatedAt: now, requestedAt },
+                ConditionExpression: `(${differs}) AND (${NOT_LATER_ON_RECORD})`,
+                ExpressionAttributeNames: { '#s': 'status', '#r': 'requestedAt' },
+                ExpressionAttributeValues: { ':status': status, ':requestedAt': requestedAt },
               },
             },
             // A new entry (new id, create-only) per attempt: the audit trail is append-only.
@@ -119,10 +128,50 @@ export async function setConsent(change: ConsentChange): Promise<boolean> {
       return true;
     } catch (err) {
       const reasons = cancellationReasons(err);
-      if (reasons?.[0] === 'ConditionalCheckFailed') return false;
+      if (reasons?.[0] === 'ConditionalCheckFailed') {
+        if (await keepRequestTime(change, requestedAt)) return false;
+        // The status changed between the two writes: decide again.
+        if (attempt < MAX_ATTEMPTS) continue;
+        throw new Error('Consent kept changing while being set', { cause: err });
+      }
       if (reasons?.includes('TransactionConflict') && attempt < MAX_ATTEMPTS) continue;
       throw err;
     }
+  }
+}
+
+/**
+ * `requestedAt` on record is never later than this: ISO 8601 strings of one format compare as times.
+ * An item written before `requestedAt` was kept has no order to keep.
+ */
+const NOT_LATER_ON_RECORD = 'attribute_not_exists(#r) OR #r <= :requestedAt';
+
+/**
+ * A request that changes nothing (the status already is `status`) still moves the recorded time forward,
+ * so that a keyword asked for before it and retried after it is skipped too (STOP stored but not applied,
+ * then START, then the STOP's retry). No audit entry: nothing changed. True when settled (moved, or a
+ * later request is on record); false when the status differs by now.
+ */
+async function keepRequestTime(change: ConsentChange, requestedAt: string): Promise<boolean> {
+  const { customerId, channel, status } = change;
+  const Key = consentKey(customerId, channel);
+  const sameStatus = status === DEFAULT_CONSENT ? `(attribute_not_exists(${PK}) OR #s = :status)` : '#s = :status';
+  try {
+    await documentClient.send(
+      new UpdateCommand({
+        TableName: getTableName(),
+        Key,
+        UpdateExpression: 'SET requestedAt = :requestedAt, customerId = :customerId, channel = :channel, #s = :status',
+        ConditionExpression: `${sameStatus} AND (${NOT_LATER_ON_RECORD})`,
+        ExpressionAttributeNames: { '#s': 'status', '#r': 'requestedAt' },
+        ExpressionAttributeValues: { ':status': status, ':requestedAt': requestedAt, ':customerId': customerId, ':channel': channel },
+      }),
+    );
+    return true;
+  } catch (err) {
+    if (!isConditionFailure(err)) throw err;
+    const { Item } = await documentClient.send(new GetCommand({ TableName: getTableName(), Key, ConsistentRead: true }));
+    return typeof Item?.requestedAt === 'string' && Item.requestedAt > requestedAt;
   }
 }
 

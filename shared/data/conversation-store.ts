@@ -136,27 +136,49 @@ export async function createCustomerWithIdentity(input: {
   }
 }
 
+/** A concurrent transaction on the same customer item (two claims for one customer at once): worth trying again. */
+const MAX_CLAIM_ATTEMPTS = 3;
+
 /**
- * Links an unclaimed identity to a customer. Returns the identity's owner afterwards: `customerId` when
- * this call won, or whoever claimed it first.
+ * Links an unclaimed identity to a customer: the identity item and the label in the customer's identity
+ * set in one transaction, so a request that stops part-way never leaves an identity that a merge (which
+ * repoints the labels in the set) would leave behind. Returns the identity's owner afterwards:
+ * `customerId` when this call won, or whoever claimed it first.
+ *
+ * @example
+ * ```ts
+ * const owner = await claimIdentity({ kind: 'email', value: 'jo@example.com' }, 'cus_…', now);
+ * ```
  */
 export async function claimIdentity(ref: IdentityRef, customerId: string, now: string): Promise<string> {
-  try {
-    await documentClient.send(
-      new PutCommand({
-        TableName: getTableName(),
-        Item: { ...identityKey(ref), kind: ref.kind, value: ref.value, customerId, linkedAt: now },
-        ConditionExpression: notExists,
-      }),
-    );
-  } catch (err) {
-    if (!isConditionFailure(err)) throw err;
-    const { Item } = await documentClient.send(new GetCommand({ TableName: getTableName(), Key: identityKey(ref), ConsistentRead: true }));
-    if (!Item) throw new Error('Identity vanished while being claimed', { cause: err });
-    return Item.customerId as string;
+  const TableName = getTableName();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await documentClient.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            { Put: { TableName, Item: { ...identityKey(ref), kind: ref.kind, value: ref.value, customerId, linkedAt: now }, ConditionExpression: notExists } },
+            { Update: addIdentitiesUpdate(customerId, [identityLabel(ref)]) },
+          ],
+        }),
+      );
+      return customerId;
+    } catch (err) {
+      const reasons = cancellationCodes(err);
+      if (reasons?.includes('TransactionConflict') && !reasons.includes('ConditionalCheckFailed') && attempt < MAX_CLAIM_ATTEMPTS) continue;
+      if (reasons?.[1] === 'ConditionalCheckFailed') throw new Error('Claiming an identity for a missing customer', { cause: err });
+      if (reasons?.[0] !== 'ConditionalCheckFailed') throw err;
+      const { Item } = await documentClient.send(new GetCommand({ TableName, Key: identityKey(ref), ConsistentRead: true }));
+      if (!Item) throw new Error('Identity vanished while being claimed', { cause: err });
+      return Item.customerId as string;
+    }
   }
-  await addCustomerIdentities(customerId, [identityLabel(ref)]);
-  return customerId;
+}
+
+/** The per-item codes of a cancelled transaction (`None`, `ConditionalCheckFailed`, `TransactionConflict`…). */
+function cancellationCodes(err: unknown): string[] | undefined {
+  if ((err as { name?: string } | undefined)?.name !== 'TransactionCanceledException') return undefined;
+  return ((err as { CancellationReasons?: Array<{ Code?: string }> }).CancellationReasons ?? []).map((r) => r.Code ?? 'None');
 }
 
 /** Moves an identity from one customer to another, only if it still belongs to the first. */
@@ -176,18 +198,28 @@ export async function repointIdentity(ref: IdentityRef, fromCustomerId: string, 
   }
 }
 
-/** Adds identity labels to an existing customer's identity set (idempotent). */
+/**
+ * Adds identity labels to an existing customer's identity set (idempotent).
+ *
+ * @example
+ * ```ts
+ * await addCustomerIdentities('cus_…', ['email:jo@example.com']);
+ * ```
+ */
 export async function addCustomerIdentities(customerId: string, labels: readonly string[]): Promise<void> {
   if (labels.length === 0) return;
-  await documentClient.send(
-    new UpdateCommand({
-      TableName: getTableName(),
-      Key: customerKey(customerId),
-      UpdateExpression: 'ADD identities :labels',
-      ConditionExpression: `attribute_exists(${PK})`,
-      ExpressionAttributeValues: { ':labels': new Set(labels) },
-    }),
-  );
+  await documentClient.send(new UpdateCommand(addIdentitiesUpdate(customerId, labels)));
+}
+
+/** `ADD identities`, on a customer that exists: alone, or as one item of a claim's transaction. */
+function addIdentitiesUpdate(customerId: string, labels: readonly string[]) {
+  return {
+    TableName: getTableName(),
+    Key: customerKey(customerId),
+    UpdateExpression: 'ADD identities :labels',
+    ConditionExpression: `attribute_exists(${PK})`,
+    ExpressionAttributeValues: { ':labels': new Set(labels) },
+  };
 }
 
 /**
@@ -268,6 +300,13 @@ function encodeCursor(item: Record<string, unknown>): string {
   return Buffer.from(JSON.stringify({ t: item[LSI1SK], m: item.messageId })).toString('base64url');
 }
 
+/** `threadSortKey` as this module writes it: `Date#toISOString()`, `#`, a message id (`msg_` + 32 hex). */
+const CURSOR_POSITION = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z)#(msg_[0-9a-f]{32})$/;
+
+/**
+ * A client's cursor back to the key it stands for. Anything this module could not have written is a
+ * `ValidationError` (400): passed on, an oversized or odd key would fail the Query (a 500 for a client's fault).
+ */
 function decodeCursor(conversationId: string, cursor: string): Record<string, unknown> {
   let position: unknown;
   try {
@@ -276,8 +315,15 @@ function decodeCursor(conversationId: string, cursor: string): Record<string, un
     throw new ValidationError('Invalid cursor', { cause });
   }
   const p = position as { t?: unknown; m?: unknown } | null;
-  if (typeof p?.t !== 'string' || typeof p.m !== 'string' || !p.t.endsWith(`#${p.m}`) || p.m.length > 100) throw new ValidationError('Invalid cursor');
-  return { ...messageKey(conversationId, p.m), [LSI1SK]: p.t };
+  const [, at, messageId] = (typeof p?.t === 'string' ? CURSOR_POSITION.exec(p.t) : null) ?? [];
+  if (at === undefined || messageId === undefined || messageId !== p?.m || !isIsoTimestamp(at)) throw new ValidationError('Invalid cursor');
+  return { ...messageKey(conversationId, messageId), [LSI1SK]: threadSortKey(at, messageId) };
+}
+
+/** True for a real instant written as `toISOString()` writes it (no 2026-13-45). */
+function isIsoTimestamp(at: string): boolean {
+  const ms = Date.parse(at);
+  return Number.isFinite(ms) && new Date(ms).toISOString() === at;
 }
 
 /**

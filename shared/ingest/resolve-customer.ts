@@ -21,14 +21,36 @@ export const SWEEP_DELAY_SECONDS = 60;
 
 const MAX_CHAIN = 16;
 
+/** Labels whose identity item names a customer, by that customer: what a lookup found, before any claim. */
+type OwnedLabels = ReadonlyMap<string, readonly string[]>;
+
 /**
  * The customer that `ref`'s customer ended up in after merges (itself when never merged).
  */
 export async function rootCustomer(customerId: string): Promise<string> {
+  return (await followMerges(customerId)).root;
+}
+
+/**
+ * Walks the merge chain from `customerId`. Reading that customer's record anyway, it puts back into its
+ * identity set the labels `owned` says name it but the set lacks: an identity claimed before a claim was
+ * one transaction, by a request that stopped between its two writes. A merge repoints only the labels
+ * in the set, so such an identity would stay with the absorbed customer. `restored` says one was put back.
+ */
+async function followMerges(customerId: string, owned?: OwnedLabels): Promise<{ root: string; restored: boolean }> {
   let current = customerId;
+  let restored = false;
   for (let i = 0; i < MAX_CHAIN; i++) {
     const record = await getCustomer(current, { consistent: true });
-    if (!record?.mergedInto) return current;
+    if (i === 0 && record) {
+      const missing = (owned?.get(current) ?? []).filter((label) => !record.identities.includes(label));
+      if (missing.length > 0) {
+        logger.warn('identity missing from its customer\'s set, put back', { customerId: current, missing });
+        await addCustomerIdentities(current, missing);
+        restored = true;
+      }
+    }
+    if (!record?.mergedInto) return { root: current, restored };
     current = record.mergedInto;
   }
   throw new Error('Customer merge chain too long');
@@ -42,15 +64,22 @@ export async function rootCustomer(customerId: string): Promise<string> {
  * A merge that stops part-way (the request timed out or crashed after marking the absorbed customer) is
  * finished twice over: the `sweep-merged` job, queued before the first write, runs the steps again; and
  * a retried delivery, which finds the two already one customer, finishes the steps for the one left behind.
+ *
+ * `owned` (from the caller's identity lookup) lets the merge put back a label missing from `a`'s or
+ * `b`'s identity set before it repoints the set (see {@link followMerges}).
  */
-export async function mergeCustomers(a: string, b: string, now: string, workQueue: WorkQueue): Promise<string> {
-  const [rootA, rootB] = await Promise.all([rootCustomer(a), rootCustomer(b)]);
+export async function mergeCustomers(a: string, b: string, now: string, workQueue: WorkQueue, owned?: OwnedLabels): Promise<string> {
+  const [chainA, chainB] = await Promise.all([followMerges(a, owned), followMerges(b, owned)]);
+  const [rootA, rootB] = [chainA.root, chainB.root];
   if (rootA === rootB) {
     // Reached only when an identity still points at an absorbed customer: a merge in progress or one that
     // stopped part-way. The steps are idempotent, so finishing them here is safe either way.
     for (const left of new Set([a, b])) if (left !== rootA) await finishMerge(left, rootA, now);
     return rootA;
   }
+  // A label just put back into an absorbed customer's set is repointed only by that merge's steps.
+  if (chainA.restored && a !== rootA) await finishMerge(a, rootA, now);
+  if (chainB.restored && b !== rootB) await finishMerge(b, rootB, now);
   const [survivor, absorbed] = rootA < rootB ? [rootA, rootB] : [rootB, rootA];
   // First, so that nothing below can be left half-done: the job finishes the merge, and moves a message
   // whose identity lookup ran just before the repoint and landed in the absorbed thread.
@@ -121,6 +150,8 @@ export async function resolveCustomer(input: {
 
   for (let attempt = 0; attempt < 5; attempt++) {
     const owners = await findIdentityOwners(refs);
+    const owned = new Map<string, string[]>();
+    for (const [label, owner] of owners) owned.set(owner, [...(owned.get(owner) ?? []), label]);
     let customerId = owners.get(identityLabel(input.from)) ?? refs.map((r) => owners.get(identityLabel(r))).find(Boolean);
     if (!customerId) {
       const ids = newCustomerIds();
@@ -131,7 +162,7 @@ export async function resolveCustomer(input: {
     }
     for (const ref of refs) {
       const owner: string = owners.get(identityLabel(ref)) ?? (await claimIdentity(ref, customerId, input.now));
-      if (owner !== customerId) customerId = await mergeCustomers(customerId, owner, input.now, input.workQueue);
+      if (owner !== customerId) customerId = await mergeCustomers(customerId, owner, input.now, input.workQueue, owned);
     }
     return customerId;
   }

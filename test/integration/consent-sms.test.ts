@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { baseUrl, postChat, postTwilioForm, stackEnv, staffToken, waitFor } from '#test/helpers/index.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { applyStackEnv, baseUrl, postChat, postTwilioForm, stackEnv, staffToken, waitFor } from '#test/helpers/index.ts';
 import { allMessages, expectError, expectNothingWritten, freshId, freshPhone, sid, staffGet } from './support.ts';
 
 type Consent = {
@@ -198,6 +198,97 @@ describe('SMS consent keywords and the consent ledger', () => {
     expect(consent.channels.sms).toBe('opted_out');
     expect(consent.history).toHaveLength(1);
     expect((await allMessages(customer.conversationId)).filter((m) => m.channel === 'sms').map((m) => m.body)).toEqual(['STOP', 'QUIT']);
+  });
+
+  describe('a keyword retried by Twilio after a later one', () => {
+    let restore: () => void;
+    beforeAll(() => {
+      restore = applyStackEnv();
+    });
+    afterAll(() => restore());
+
+    /** One delivery, signed; posting it again is Twilio's retry (same MessageSid). */
+    const delivery = (from: string, body: string) => {
+      const params = { MessageSid: sid('SM'), AccountSid: sid('AC'), From: from, To: '+16285550000', Body: body, NumMedia: '0' };
+      return { sid: params.MessageSid, post: () => postTwilioForm(baseUrl(), '/webhooks/twilio/sms', params, { authToken: stackEnv().TWILIO_AUTH_TOKEN }) };
+    };
+
+    /** A first attempt that stored the message, then failed (5xx) before its consent write. */
+    async function storedOnly(customer: { customerId: string; conversationId: string }, messageSid: string, body: string): Promise<void> {
+      const { appendMessage } = await import('#shared/data/conversation-store.ts');
+      const { inboundMessageId } = await import('#shared/domain/ids.ts');
+      const outcome = await appendMessage({
+        conversationId: customer.conversationId,
+        customerId: customer.customerId,
+        messageId: inboundMessageId('sms', messageSid),
+        channel: 'sms',
+        direction: 'inbound',
+        body,
+        createdAt: new Date().toISOString(),
+      });
+      expect(outcome).toBe('created');
+    }
+
+    it('a STOP retried after the customer texted START changes nothing: they stay opted in', async () => {
+      // Prepare: STOP (stored and applied, but Twilio saw a 5xx), then START.
+      const customer = await customerWithPhoneAndEmail();
+      const stop = delivery(customer.phone, 'STOP');
+      expect((await stop.post()).status).toBe(200);
+      expect((await sms(customer.phone, 'START')).status).toBe(200);
+      expect((await consentOf(customer.customerId)).channels.sms).toBe('opted_in');
+      // Act: Twilio retries the STOP.
+      const res = await stop.post();
+      // Assess
+      expect(res.status).toBe(200);
+      expect(await res.text()).toBe(EMPTY_TWIML);
+      const consent = await consentOf(customer.customerId);
+      expect(consent.channels.sms).toBe('opted_in');
+      expect(consent.history.map((e) => e.action)).toEqual(['opted_out', 'opted_in']);
+      expect((await allMessages(customer.conversationId)).filter((m) => m.channel === 'sms').map((m) => m.body)).toEqual(['STOP', 'START']);
+    });
+
+    it('the retry of a STOP whose first attempt stopped before the consent write still opts out', async () => {
+      // Prepare
+      const customer = await customerWithPhoneAndEmail();
+      const stop = delivery(customer.phone, 'STOP');
+      await storedOnly(customer, stop.sid, 'STOP');
+      expect((await consentOf(customer.customerId)).channels.sms).toBe('opted_in');
+      // Act
+      const res = await stop.post();
+      // Assess
+      expect(await res.text()).toBe(EMPTY_TWIML);
+      const consent = await consentOf(customer.customerId);
+      expect(consent.channels.sms).toBe('opted_out');
+      expect(consent.history).toHaveLength(1);
+      expect(consent.history[0]).toMatchObject({ action: 'opted_out', actor: 'customer', details: { channel: 'sms', source: 'sms:keyword' } });
+      expect((await allMessages(customer.conversationId)).filter((m) => m.channel === 'sms').map((m) => m.body)).toEqual(['STOP']);
+    });
+
+    it('a STOP never applied, then a START that changed nothing (never opted out), then the STOP’s retry: still opted in', async () => {
+      // Prepare: the START is the customer's last word, although it had nothing to change.
+      const customer = await customerWithPhoneAndEmail();
+      const stop = delivery(customer.phone, 'STOP');
+      await storedOnly(customer, stop.sid, 'STOP');
+      expect((await sms(customer.phone, 'START')).status).toBe(200);
+      // Act
+      expect((await stop.post()).status).toBe(200);
+      // Assess
+      const consent = await consentOf(customer.customerId);
+      expect(consent.channels.sms).toBe('opted_in');
+      expect(consent.history).toEqual([]);
+    });
+
+    it('a START retried after a later STOP leaves the customer opted out', async () => {
+      const customer = await customerWithPhoneAndEmail();
+      expect((await sms(customer.phone, 'STOP')).status).toBe(200);
+      const start = delivery(customer.phone, 'START');
+      expect((await start.post()).status).toBe(200);
+      expect((await sms(customer.phone, 'QUIT')).status).toBe(200);
+      expect((await start.post()).status).toBe(200);
+      const consent = await consentOf(customer.customerId);
+      expect(consent.channels.sms).toBe('opted_out');
+      expect(consent.history.map((e) => e.action)).toEqual(['opted_out', 'opted_in', 'opted_out']);
+    });
   });
 
   it('leaves consent alone for a message that merely mentions stopping', async () => {

@@ -151,6 +151,34 @@ describe('staff read API', () => {
         await expectError(await staffGet(`/conversations/${conversationId}/messages?${query}`), 400);
       },
     );
+
+    describe('a cursor the API could not have written is a 400, never a failed Query (500)', () => {
+      const id = `msg_${'ab'.repeat(16)}`;
+      const at = '2026-03-01T12:00:00.000Z';
+      const cursor = (position: unknown) => Buffer.from(JSON.stringify(position)).toString('base64url');
+      it.each([
+        ['over the 1024-byte sort key limit', { t: `${'x'.repeat(1100)}#y`, m: 'y' }],
+        ['over the limit, ending in a real message id', { t: `${at.repeat(50)}#${id}`, m: id }],
+        ['a time that is not toISOString()', { t: `2026-03-01 12:00:00#${id}`, m: id }],
+        ['a date that does not exist', { t: `2026-13-45T12:00:00.000Z#${id}`, m: id }],
+        ['a message id of another shape', { t: `${at}#m1`, m: 'm1' }],
+        ['a message id other than the position', { t: `${at}#${id}`, m: `msg_${'cd'.repeat(16)}` }],
+        ['not an object', null],
+        ['a number for t', { t: 1, m: id }],
+      ])('%s', async (_, position) => {
+        const { conversationId } = await seedChatThread(1);
+        const res = await staffGet(`/conversations/${conversationId}/messages?cursor=${cursor(position)}`);
+        await expectError(res.clone(), 400);
+        expect(((await res.json()) as { error: { code: string } }).error.code).toBe('bad_request');
+      });
+
+      it('a well-formed cursor for a position in the thread still pages on', async () => {
+        const { conversationId } = await seedChatThread(3);
+        const first = (await (await staffGet(`/conversations/${conversationId}/messages?limit=1`)).json()) as { items: Array<{ body: string }>; nextCursor: string };
+        const rest = (await (await staffGet(`/conversations/${conversationId}/messages?cursor=${first.nextCursor}`)).json()) as { items: Array<{ body: string }> };
+        expect([...first.items, ...rest.items].map((m) => m.body)).toEqual(['message 0', 'message 1', 'message 2']);
+      });
+    });
   });
 
   it('answers 404 with the error body for unknown routes', async () => {

@@ -1,0 +1,191 @@
+import { randomBytes } from 'node:crypto';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { IdentityRef } from '#shared/domain/message.ts';
+import type { WorkQueue } from '#shared/ports/work-queue.ts';
+import { applyStackEnv } from '#test/helpers/index.ts';
+
+/**
+ * An identity item (identity → customer) and the label in its customer's identity set must never part:
+ * a merge repoints only the labels in the absorbed customer's set, so an identity missing from it keeps
+ * pointing at the absorbed customer, and its later messages land in a thread nobody reads. These tests
+ * stop a request right after its first write, on the real DynamoDB Local, and check what a merge sees.
+ */
+
+const hex = (n: number) => randomBytes(n).toString('hex').slice(0, n);
+/** A customer id that sorts first (`0…`) or last (`f…`): the smaller id survives a merge. */
+const customerIdSorting = (first: '0' | 'f') => `cus_${first}${hex(31)}`;
+const chat = (): IdentityRef => ({ kind: 'chat', value: `user-${hex(12)}` });
+const email = (): IdentityRef => ({ kind: 'email', value: `${hex(12)}@example.com` });
+const label = (ref: IdentityRef) => `${ref.kind}:${ref.value}`;
+
+/** The queue a merge hands its delayed sweep to; the sweep's work is what these tests check without it. */
+const noQueue: WorkQueue = { enqueue: async () => {} };
+
+type Modules = {
+  store: typeof import('#shared/data/conversation-store.ts');
+  resolve: typeof import('#shared/ingest/resolve-customer.ts');
+  client: typeof import('#shared/data/client.ts');
+  keys: typeof import('#shared/data/keys.ts');
+};
+
+describe('claiming an identity for a customer', () => {
+  let restore: () => void;
+  let m: Modules;
+  beforeAll(async () => {
+    restore = applyStackEnv();
+    m = {
+      store: await import('#shared/data/conversation-store.ts'),
+      resolve: await import('#shared/ingest/resolve-customer.ts'),
+      client: await import('#shared/data/client.ts'),
+      keys: await import('#shared/data/keys.ts'),
+    };
+  });
+  afterAll(() => restore());
+
+  async function customer(first: '0' | 'f') {
+    const customerId = customerIdSorting(first);
+    const identity = chat();
+    const created = await m.store.createCustomerWithIdentity({ customerId, conversationId: `conv_${customerId.slice(4)}`, identity, now: new Date().toISOString() });
+    expect(created).toBe(true);
+    return { customerId, identity };
+  }
+
+  const ownerOf = async (ref: IdentityRef) => (await m.store.findIdentityOwners([ref])).get(label(ref));
+  const identitiesOf = async (customerId: string) => (await m.store.getCustomer(customerId, { consistent: true }))?.identities ?? [];
+  const resolve = (from: IdentityRef, links: IdentityRef[]) => m.resolve.resolveCustomer({ from, links, now: new Date().toISOString(), workQueue: noQueue });
+
+  /** The request dies just after its first write to the table reached it: that write lands, nothing after it is sent. */
+  function dieAfterFirstWrite(): () => boolean {
+    let state: 'armed' | 'dead' | 'off' = 'armed';
+    const name = `die-${hex(8)}`;
+    m.client.dynamoClient.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (state === 'dead') throw new Error('request died');
+        const result = await next(args);
+        if (state === 'armed' && /^(Put|Update|Delete|BatchWrite|TransactWrite)/.test(context.commandName ?? '')) {
+          state = 'dead';
+          throw new Error('request died');
+        }
+        return result;
+      },
+      { step: 'initialize', name },
+    );
+    return () => {
+      m.client.dynamoClient.middlewareStack.remove(name);
+      const died = state === 'dead';
+      state = 'off';
+      return died;
+    };
+  }
+
+  /** An identity item written without its label, as a claim that stopped between its two writes left it before claims were one transaction. */
+  async function identityWithoutLabel(ref: IdentityRef, customerId: string): Promise<void> {
+    await m.client.documentClient.send(
+      new PutCommand({
+        TableName: m.client.getTableName(),
+        Item: { ...m.keys.identityKey(ref), kind: ref.kind, value: ref.value, customerId, linkedAt: new Date().toISOString() },
+      }),
+    );
+  }
+
+  it('a link whose request died after its first write is still repointed by a later merge', async () => {
+    // Prepare: customer C (absorbed by a later merge) links an email; the request dies after its first write.
+    const survivor = await customer('0');
+    const absorbed = await customer('f');
+    const linked = email();
+    const revive = dieAfterFirstWrite();
+    try {
+      await expect(resolve(absorbed.identity, [linked])).rejects.toThrow('request died');
+    } finally {
+      expect(revive()).toBe(true);
+    }
+
+    // Act: the chat backend retries the delivery; later a message links C to the survivor.
+    expect(await resolve(absorbed.identity, [linked])).toBe(absorbed.customerId);
+    expect(await identitiesOf(absorbed.customerId)).toContain(label(linked));
+    expect(await resolve(survivor.identity, [absorbed.identity])).toBe(survivor.customerId);
+
+    // Assess: the email belongs to the surviving customer, as every other identity of C does.
+    expect(await ownerOf(linked)).toBe(survivor.customerId);
+    expect(await ownerOf(absorbed.identity)).toBe(survivor.customerId);
+    expect(await identitiesOf(survivor.customerId)).toEqual([label(absorbed.identity), label(survivor.identity), label(linked)].sort());
+  });
+
+  it('keeps "lost the race → the other owner": a claim of an identity someone else holds returns that owner and adds nothing', async () => {
+    const holder = await customer('0');
+    const other = await customer('f');
+    const contested = email();
+    expect(await m.store.claimIdentity(contested, holder.customerId, new Date().toISOString())).toBe(holder.customerId);
+    expect(await m.store.claimIdentity(contested, other.customerId, new Date().toISOString())).toBe(holder.customerId);
+    expect(await identitiesOf(other.customerId)).toEqual([label(other.identity)]);
+    expect(await identitiesOf(holder.customerId)).toEqual([label(holder.identity), label(contested)].sort());
+  });
+
+  it('a merge that reads a customer puts back a label its identity item names but its set lacks, and repoints it', async () => {
+    // Prepare: an email whose identity item names C, missing from C's set (left by an older claim).
+    const survivor = await customer('0');
+    const absorbed = await customer('f');
+    const orphan = email();
+    await identityWithoutLabel(orphan, absorbed.customerId);
+
+    // Act: a message of the survivor links that email, which merges C.
+    expect(await resolve(survivor.identity, [orphan])).toBe(survivor.customerId);
+
+    // Assess
+    expect(await ownerOf(orphan)).toBe(survivor.customerId);
+    expect(await ownerOf(absorbed.identity)).toBe(survivor.customerId);
+    expect(await identitiesOf(survivor.customerId)).toContain(label(orphan));
+  });
+
+  it('heals an identity left with a customer already merged away, the next time a message names it', async () => {
+    // Prepare: C's email is missing from its set, and C was merged into the survivor, which left the email behind.
+    const survivor = await customer('0');
+    const absorbed = await customer('f');
+    const orphan = email();
+    await identityWithoutLabel(orphan, absorbed.customerId);
+    expect(await resolve(survivor.identity, [absorbed.identity])).toBe(survivor.customerId);
+    expect(await ownerOf(orphan)).toBe(absorbed.customerId);
+
+    // Act: a message names the email (the survivor's chat backend vouches for it).
+    expect(await resolve(survivor.identity, [orphan])).toBe(survivor.customerId);
+
+    // Assess
+    expect(await ownerOf(orphan)).toBe(survivor.customerId);
+    expect(await identitiesOf(survivor.customerId)).toContain(label(orphan));
+  });
+
+  it('puts back a missing label of the customer that survives a merge, so a later merge repoints it', async () => {
+    // Prepare: the survivor-to-be's email is missing from its set.
+    const middle = await customer('0');
+    const absorbed = await customer('f');
+    const orphan = email();
+    await identityWithoutLabel(orphan, middle.customerId);
+
+    // Act: a message from that email links the larger customer: the merge reads the survivor's record.
+    expect(await resolve(orphan, [absorbed.identity])).toBe(middle.customerId);
+
+    // Assess
+    expect(await identitiesOf(middle.customerId)).toContain(label(orphan));
+  });
+
+  it('a message from one known identity (the SMS path) still costs one GetItem, and reads no customer', async () => {
+    const known = await customer('f');
+    const commands: string[] = [];
+    const name = `count-${hex(8)}`;
+    m.client.dynamoClient.middlewareStack.add(
+      (next, context) => async (args) => {
+        commands.push(context.commandName ?? '?');
+        return next(args);
+      },
+      { step: 'initialize', name },
+    );
+    try {
+      expect(await resolve(known.identity, [])).toBe(known.customerId);
+    } finally {
+      m.client.dynamoClient.middlewareStack.remove(name);
+    }
+    expect(commands).toHaveLength(1);
+    expect(commands[0]).toMatch(/^Get(Item)?Command$/);
+  });
+});
