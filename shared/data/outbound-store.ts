@@ -245,14 +245,15 @@ export async function markOutcomeUnknown(conversationId: string, messageId: stri
 
 /**
  * Records a provider's acceptance: `sent` with the provider's id, unless a callback already moved the
- * message further (then only the provider facts are added).
+ * message further (then only the provider facts are added). False when there is no such message there
+ * (a merge moved it meanwhile).
  *
  * @example
  * ```ts
  * await recordSent(conversationId, messageId, { provider: 'twilio', providerMessageId: 'SM…' }, now);
  * ```
  */
-export async function recordSent(conversationId: string, messageId: string, result: DeliveryResult, now: string): Promise<void> {
+export async function recordSent(conversationId: string, messageId: string, result: DeliveryResult, now: string): Promise<boolean> {
   const facts = { ':provider': result.provider, ':pid': result.providerMessageId, ':now': now };
   const advanced = await conditionalUpdate({
     Key: messageKey(conversationId, messageId),
@@ -261,18 +262,13 @@ export async function recordSent(conversationId: string, messageId: string, resu
     ExpressionAttributeNames: { '#status': 'status' },
     ExpressionAttributeValues: { ...facts, ':sent': 'sent', ':sentRank': deliveryStatusRank.sent },
   });
-  if (advanced) return;
-  await documentClient.send(
-    new UpdateCommand(
-      revised({
-        TableName: getTableName(),
-        Key: messageKey(conversationId, messageId),
-        UpdateExpression: 'SET provider = :provider, providerMessageId = :pid, sentAt = if_not_exists(sentAt, :now)',
-        ConditionExpression: exists,
-        ExpressionAttributeValues: facts,
-      }),
-    ),
-  );
+  if (advanced) return true;
+  return conditionalUpdate({
+    Key: messageKey(conversationId, messageId),
+    UpdateExpression: 'SET provider = :provider, providerMessageId = :pid, sentAt = if_not_exists(sentAt, :now)',
+    ConditionExpression: exists,
+    ExpressionAttributeValues: facts,
+  });
 }
 
 /**

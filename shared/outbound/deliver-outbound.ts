@@ -92,7 +92,7 @@ export async function deliverOutbound(job: DeliverJob, deps: DeliverDeps = defau
   }
 
   const fail = async (reason: string): Promise<DeliverOutcome> => {
-    await advanceStatus(conversationId, messageId, { status: 'failed', failureReason: reason, now: deps.now().toISOString() });
+    await whereItLives(message, (at) => advanceStatus(at, messageId, { status: 'failed', failureReason: reason, now: deps.now().toISOString() }), (r) => r !== 'missing');
     logger.info('outbound message not sent', { ...log, reason });
     return { result: 'failed' };
   };
@@ -110,7 +110,11 @@ export async function deliverOutbound(job: DeliverJob, deps: DeliverDeps = defau
   const claim = await claimForSending(message, deps.now().toISOString());
   /** This try's number: the claim just counted it. */
   const attempt = (message.sendAttempts ?? 0) + 1;
-  if (claim === 'taken') return { result: 'skipped' };
+  if (claim === 'taken') {
+    // Taken, or moved by a merge since it was read: then it is sent from where it lives now.
+    const moved = await findMessageFollowingMerge(conversationId, messageId);
+    return moved && moved.conversationId !== conversationId ? deliverOutbound({ conversationId: moved.conversationId, messageId }, deps) : { result: 'skipped' };
+  }
   if (claim === 'template_not_approved' || claim === 'opted_out') return fail(claim);
   let result: DeliveryResult;
   try {
@@ -126,8 +130,8 @@ export async function deliverOutbound(job: DeliverJob, deps: DeliverDeps = defau
     }
     // The provider said no: the claim is given back. It may have said yes unheard: the message stays
     // `sending`, and the retry goes ahead only if no callback has named it by then (at most one send).
-    if (outcomeUnknown) await markOutcomeUnknown(conversationId, messageId, deps.now().toISOString());
-    else await releaseClaim(conversationId, messageId, deps.now().toISOString());
+    const mark = outcomeUnknown ? markOutcomeUnknown : releaseClaim;
+    await whereItLives(message, (at) => mark(at, messageId, deps.now().toISOString()), (applied) => applied);
     const retryInSeconds = backoffSeconds(attempt);
     // Name and message only: a provider's answer (the error's cause) may quote the recipient.
     const error = err instanceof Error ? { name: err.name, message: err.message } : { name: typeof err };
@@ -136,9 +140,21 @@ export async function deliverOutbound(job: DeliverJob, deps: DeliverDeps = defau
   }
   // Outside the try: once the provider took the message, no failure here may lead to a second call.
   // Should this write fail, the message stays `sending` and a retried job skips it.
-  await recordSent(conversationId, messageId, result, deps.now().toISOString());
+  await whereItLives(message, (at) => recordSent(at, messageId, result, deps.now().toISOString()), (recorded) => recorded);
   logger.info('outbound message sent', { ...log, channel: message.channel, provider: result.provider });
   return { result: 'sent' };
+}
+
+/**
+ * Runs a write on the message under its conversation, and once more under the conversation it lives in
+ * now when the write did not apply because a merge moved the thread meanwhile (the provider call can take
+ * seconds; the merge's move copies the message's state with it).
+ */
+async function whereItLives<T>(message: { conversationId: string; messageId: string }, write: (conversationId: string) => Promise<T>, applied: (result: T) => boolean): Promise<T> {
+  const result = await write(message.conversationId);
+  if (applied(result)) return result;
+  const now = await findMessageFollowingMerge(message.conversationId, message.messageId);
+  return now && now.conversationId !== message.conversationId ? write(now.conversationId) : result;
 }
 
 /**

@@ -323,6 +323,66 @@ describe('the sender’s claim', () => {
   });
 });
 
+describe('a merge that moves the thread while a message is being sent', () => {
+  /** Merges the held message's customer into a new one (marks it, moves its thread), as a linking chat would. */
+  async function mergeAway(customerId: string) {
+    const { markCustomerMerged, moveThread } = await import('#shared/data/conversation-store.ts');
+    const survivor = await newCustomer();
+    await markCustomerMerged(customerId, survivor.customerId, new Date().toISOString());
+    await moveThread(`conv_${customerId.slice(4)}`, survivor.conversationId, survivor.customerId);
+    return survivor;
+  }
+
+  it('sends the message from where it lives now when the move lands just before the claim', async () => {
+    const { customer, job } = await heldMessage();
+    const { calls, sender } = fakeSender();
+    const { dynamoClient } = await import('#shared/data/client.ts');
+    const name = `merge-before-claim-${randomBytes(4).toString('hex')}`;
+    let survivor: Awaited<ReturnType<typeof mergeAway>> | undefined;
+    dynamoClient.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (!survivor && context.commandName === 'TransactWriteItemsCommand') survivor = await mergeAway(customer.customerId);
+        return next(args);
+      },
+      { step: 'initialize', name },
+    );
+    try {
+      expect(await modules.deliverOutbound(job, depsWith(sender))).toEqual({ result: 'sent' });
+    } finally {
+      dynamoClient.middlewareStack.remove(name);
+    }
+    expect(calls).toHaveLength(1);
+    expect(await messageIn(survivor!.conversationId, job.messageId)).toMatchObject({ status: 'sent', providerMessageId: expect.stringMatching(/^SM/), sendAttempts: 1 });
+    expect(await modules.store.getOutboundMessage(job.conversationId, job.messageId)).toBeUndefined(); // gone from the absorbed thread
+  });
+
+  it('records the provider’s answer on the moved message when the move lands during the provider call', async () => {
+    const { customer, job } = await heldMessage();
+    let survivor: Awaited<ReturnType<typeof mergeAway>> | undefined;
+    const { calls, sender } = fakeSender(async () => {
+      survivor = await mergeAway(customer.customerId);
+    });
+    expect(await modules.deliverOutbound(job, depsWith(sender))).toEqual({ result: 'sent' });
+    expect(calls).toHaveLength(1);
+    expect(await messageIn(survivor!.conversationId, job.messageId)).toMatchObject({ status: 'sent', providerMessageId: expect.stringMatching(/^SM/) });
+  });
+
+  it('gives the claim back on the moved message when the provider refuses during the move, and the retry sends it once', async () => {
+    const { customer, job } = await heldMessage();
+    let survivor: Awaited<ReturnType<typeof mergeAway>> | undefined;
+    const refusing = fakeSender(async () => {
+      survivor = await mergeAway(customer.customerId);
+      throw new modules.errors.TransientDeliveryError('Twilio answered 503');
+    });
+    expect(await modules.deliverOutbound(job, depsWith(refusing.sender))).toMatchObject({ result: 'later', why: 'transient' });
+    expect(await messageIn(survivor!.conversationId, job.messageId)).toMatchObject({ status: 'queued' });
+    // The queued job still names the old conversation: the retry follows the merge.
+    const working = fakeSender();
+    expect(await modules.deliverOutbound(job, depsWith(working.sender))).toEqual({ result: 'sent' });
+    expect(working.calls).toHaveLength(1);
+  });
+});
+
 describe('SendGrid events of another send', () => {
   it('still record the customer’s opt-out, while their delivery events leave the message alone', async () => {
     // Prepare: an email SendGrid accepted as X-Message-Id `sg-accepted`.
