@@ -58,5 +58,10 @@ export async function getSecretSetting(name: SecretName): Promise<string> {
   return value;
 }
 
-/** Hard limit on any request body, below API Gateway's 10 MB and Lambda's 6 MB payload limits. */
-export const MAX_BODY_BYTES = 5 * 1024 * 1024;
+/**
+ * Hard limit on any request body. API Gateway takes 10 MB, but it hands a binary body (Inbound Parse's
+ * multipart) to Lambda base64-encoded inside the event, and a Lambda request payload stops at 6 MB:
+ * 4 MiB is 5.6 MB encoded, leaving room for the event's headers. Above that, the cloud would fail the
+ * invocation instead of answering our 413.
+ */
+export const MAX_BODY_BYTES = 4 * 1024 * 1024;

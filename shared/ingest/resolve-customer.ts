@@ -45,7 +45,8 @@ async function followMerges(customerId: string, owned?: OwnedLabels): Promise<{ 
     if (i === 0 && record) {
       const missing = (owned?.get(current) ?? []).filter((label) => !record.identities.includes(label));
       if (missing.length > 0) {
-        logger.warn('identity missing from its customer\'s set, put back', { customerId: current, missing });
+        // The count only: labels are phone numbers and addresses.
+        logger.warn('identity missing from its customer\'s set, put back', { customerId: current, missing: missing.length });
         await addCustomerIdentities(current, missing);
         restored = true;
       }

@@ -7,7 +7,7 @@ import { esbuildOptionsFor, esmRequireBanner, handlerBundling } from '#infra/bun
 import { parameterName } from '#infra/constructs/stack-settings.ts';
 import { accessForConsumer, accessForRoute, stackSettingNames, type StackSettingName } from '#infra/handler-access.ts';
 import { OmnichannelStack, routeFunctionDescription } from '#infra/omnichannel-stack.ts';
-import type { SecretName } from '#shared/config.ts';
+import { MAX_BODY_BYTES, type SecretName } from '#shared/config.ts';
 import { AUDIT_PK_PREFIX } from '#shared/data/keys.ts';
 import { tableSchema } from '#shared/data/table-schema.ts';
 import { httpRoutes, queueConsumers, type HttpRoute, type QueueConsumer } from '#shared/routes.ts';
@@ -504,6 +504,14 @@ describe('DynamoDB table', () => {
         DeletionProtectionEnabled: true,
       },
     });
+  });
+});
+
+describe('request size', () => {
+  it('keeps the largest body our handlers accept inside a Lambda request payload once API Gateway base64-encodes it (a larger one would fail the invocation, not get our 413)', () => {
+    const LAMBDA_SYNC_PAYLOAD_BYTES = 6 * 1000 * 1000; // "6 MB", read as the smaller of MB and MiB
+    const EVENT_ENVELOPE_BYTES = 64 * 1024; // headers, request context, query: generous
+    expect(Math.ceil(MAX_BODY_BYTES / 3) * 4 + EVENT_ENVELOPE_BYTES).toBeLessThanOrEqual(LAMBDA_SYNC_PAYLOAD_BYTES);
   });
 });
 

@@ -11,7 +11,8 @@ import type { EmailAuthentication } from '#shared/domain/message.ts';
 
 /**
  * Bounds on one Inbound Parse POST. SendGrid accepts mail up to 30 MB, but a Lambda request payload
- * stops at 6 MB, so the whole body is capped at `MAX_BODY_BYTES` and every part inside it is bounded too.
+ * stops at 6 MB (the body arrives base64-encoded), so the whole body is capped at `MAX_BODY_BYTES` and
+ * every part inside it is bounded too.
  */
 export type InboundParseLimits = {
   /** Whole body. */
@@ -27,7 +28,7 @@ export type InboundParseLimits = {
 };
 
 /**
- * The limits used in production: 5 MiB body (`MAX_BODY_BYTES`), 64 fields of at most 2 MiB, 32
+ * The limits used in production: 4 MiB body (`MAX_BODY_BYTES`), 64 fields of at most 2 MiB, 32
  * attachments of at most the body cap.
  *
  * @example
