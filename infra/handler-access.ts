@@ -33,7 +33,10 @@ export type StackSettingName = (typeof stackSettingNames)[number];
  * variables and nothing else, so least privilege is reviewed here, in one place.
  */
 export type HandlerAccess = {
-  /** `none`: no access and no `TABLE_NAME`; `read`: GetItem/Query only; `readWrite`: also Put/Update/Delete/TransactWrite. */
+  /**
+   * `none`: no access and no `TABLE_NAME`; `read`: GetItem/BatchGetItem/Query/ConditionCheckItem (no Scan);
+   * `readWrite`: also PutItem/UpdateItem/DeleteItem (alone or in TransactWriteItems).
+   */
   readonly table: 'none' | 'read' | 'readWrite';
   /** Secrets the handler reads (gets `<NAME>_SECRET_ARN` and `GetSecretValue` on that secret only). */
   readonly secrets: readonly SecretName[];
@@ -80,7 +83,9 @@ const webhooksWithoutData = ['twilio-voice'];
 const webhooksStoringAttachments = ['sendgrid-inbound'];
 
 /** What a handler needs beyond the baseline of its kind, by entry file name. */
-const extraByEntry: Readonly<Record<string, Partial<Pick<HandlerAccess, 'secrets' | 'enqueue' | 'settings' | 'publicBaseUrl'>>>> = {
+const extraByEntry: Readonly<Record<string, Partial<Pick<HandlerAccess, 'table' | 'secrets' | 'enqueue' | 'settings' | 'publicBaseUrl'>>>> = {
+  // A POST that only renders a stored version: reads only.
+  'preview-template-version': { table: 'read' },
   // HELP is answered with the configured text.
   'twilio-sms': { settings: ['SMS_HELP_TEXT'] },
   'submit-template-version': { enqueue: [templateApprovalsQueue] },
@@ -132,7 +137,7 @@ export function accessForRoute(route: HttpRoute): HandlerAccess {
       }
       // Reads stay read-only at the IAM level too; staff writes (templates, approvals, sends) are POST routes.
       return {
-        table: route.method === 'GET' ? 'read' : 'readWrite',
+        table: extra.table ?? (route.method === 'GET' ? 'read' : 'readWrite'),
         secrets: extra.secrets ?? [],
         enqueue: extra.enqueue ?? [],
         putAttachments: false,

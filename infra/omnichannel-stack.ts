@@ -44,6 +44,10 @@ export type OmnichannelStackProps = StackProps & {
 const maxFifoBatchSize = 10;
 
 /** Provider webhooks must answer fast (Twilio waits 15 s at most); the work they defer goes to SQS. */
+/** What the data module issues to read: single and batched gets, queries (the thread index too), and transactions' checks. */
+const tableReadActions = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem'];
+/** And to write: conditional puts, updates and deletes, alone or inside TransactWriteItems. */
+const tableWriteActions = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'];
 const webhookTimeout = Duration.seconds(10);
 const staffTimeout = Duration.seconds(10);
 const consumerTimeout = Duration.seconds(60);
@@ -155,10 +159,20 @@ export class OmnichannelStack extends Stack {
       };
 
       if (access.table !== 'none') {
+        // The data-plane actions the code issues, not CDK's grantRead*/grantReadWrite* (which add Scan,
+        // DescribeTable and the stream actions: a Scan dumps every customer without knowing a key).
+        // Transactions are authorized per item action (ConditionCheckItem for their checks).
+        fn.addToRolePolicy(
+          new PolicyStatement({
+            effect: Effect.ALLOW,
+            actions: access.table === 'read' ? tableReadActions : [...tableReadActions, ...tableWriteActions],
+            resources: [table.tableArn, `${table.tableArn}/index/*`],
+          }),
+        );
         if (access.table === 'read') {
-          table.grantReadData(fn);
+          dataKey.grantDecrypt(fn);
         } else {
-          table.grantReadWriteData(fn);
+          dataKey.grantEncryptDecrypt(fn);
           acknowledgeDataKeyWrites();
         }
         acknowledge(
@@ -166,12 +180,14 @@ export class OmnichannelStack extends Stack {
           'Data-plane access to the indexes of this one table (the thread index lsi1 is queried); no other table.',
         );
         if (access.table === 'readWrite') {
-          // The audit trail is append-only for every function: entries are created (a conditional Put in
-          // the transaction that makes the change), never updated or deleted, whatever the code does.
+          // The audit trail is never updated or deleted, whatever the code does. Entries are created by a
+          // conditional Put (attribute_not_exists) in the transaction that makes the change; IAM cannot
+          // require that condition, so overwriting an entry with a Put is prevented by the data module's
+          // code only, not by IAM.
           fn.addToRolePolicy(
             new PolicyStatement({
               effect: Effect.DENY,
-              actions: ['dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'],
+              actions: ['dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'], // BatchWriteItem: never granted, denied all the same
               resources: [table.tableArn],
               conditions: { 'ForAnyValue:StringLike': { 'dynamodb:LeadingKeys': [`${AUDIT_PK_PREFIX}*`] } },
             }),

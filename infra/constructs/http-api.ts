@@ -24,15 +24,16 @@ export type MessagingHttpApiProps = {
 };
 
 /**
- * One access log line per request, JSON. No query string, headers or bodies: customer phone numbers and
- * emails travel in those (`GET /customers?phone=…`). The staff `sub` and source IP stay for audit.
+ * One access log line per request, JSON. No path, query string, headers or bodies: customer phone numbers
+ * and emails travel in the query (`GET /customers?phone=…`), and a one-click unsubscribe token (a bearer
+ * credential for that customer's opt-out) in the path. The route key says which route; the staff `sub`
+ * and source IP stay for audit.
  */
 const accessLogFormat = AccessLogFormat.custom(
   JSON.stringify({
     requestId: '$context.requestId',
     requestTime: '$context.requestTime',
     routeKey: '$context.routeKey',
-    path: '$context.path',
     status: '$context.status',
     protocol: '$context.protocol',
     responseLength: '$context.responseLength',
@@ -111,7 +112,9 @@ export class MessagingHttpApi extends Construct {
     if (authorizer === undefined) {
       Validations.of(route.node.defaultChild ?? route).acknowledge({
         id: 'AwsSolutions-APIG4',
-        reason: `${spec.method} ${spec.path} is called by a provider (Twilio, SendGrid, the chat backend) that cannot send a staff JWT; the handler authenticates every request with the provider's signature or Basic auth and answers 401/403 before touching any data.`,
+        reason: spec.path.startsWith('/unsubscribe/')
+          ? `${spec.method} ${spec.path} is the RFC 8058 one-click unsubscribe, posted by mailbox providers and mail clients that cannot send a staff JWT; the handler authenticates it by the HMAC-signed token in the path (constant-time check) and answers 4xx before touching any data.`
+          : `${spec.method} ${spec.path} is called by a provider (Twilio, SendGrid, the chat backend) that cannot send a staff JWT; the handler authenticates every request with the provider's signature or Basic auth and answers 401/403 before touching any data.`,
       });
     }
     return route;

@@ -4,7 +4,12 @@ import { Construct } from 'constructs';
 import type { SecretName } from '#shared/config.ts';
 
 /** Who issues each secret, i.e. what an operator must do after the first deploy. */
-const secretOrigin: Readonly<Record<SecretName, { readonly issuedBy: 'provider' | 'us'; readonly description: string }>> = {
+/**
+ * Where each secret comes from, and why it is not rotated on a schedule (cdk-nag AwsSolutions-SMG4):
+ * `provider`: issued in the provider's console; `us`: generated here and shared with a third party;
+ * `us-links`: generated here, never shared, but it signs links already in customers' mailboxes.
+ */
+const secretOrigin: Readonly<Record<SecretName, { readonly issuedBy: 'provider' | 'us' | 'us-links'; readonly description: string }>> = {
   TWILIO_AUTH_TOKEN: { issuedBy: 'provider', description: 'Twilio Auth Token (signs X-Twilio-Signature). Paste it from the Twilio console.' },
   SENDGRID_INBOUND_SECRET: {
     issuedBy: 'us',
@@ -20,7 +25,7 @@ const secretOrigin: Readonly<Record<SecretName, { readonly issuedBy: 'provider' 
   },
   TWILIO_API_KEY_SECRET: { issuedBy: 'provider', description: 'Secret of the Twilio API key used to send SMS and place calls. Paste it from the Twilio console.' },
   SENDGRID_API_KEY: { issuedBy: 'provider', description: 'SendGrid API key (Mail Send permission only). Paste it from the SendGrid console.' },
-  UNSUBSCRIBE_SIGNING_SECRET: { issuedBy: 'us', description: 'HMAC key signing one-click unsubscribe links (RFC 8058). Generated; nothing to copy.' },
+  UNSUBSCRIBE_SIGNING_SECRET: { issuedBy: 'us-links', description: 'HMAC key signing one-click unsubscribe links (RFC 8058). Generated; nothing to copy.' },
 };
 
 /** Every secret the product uses, in a stable order. */
@@ -58,7 +63,9 @@ export class ProviderSecrets extends Construct {
           reason:
             origin.issuedBy === 'provider'
               ? `${name} is issued by the provider and can only be rotated in the provider's console; a rotation Lambda cannot create it.`
-              : `${name} is shared with a third party (configured on their side), so rotating it is a coordinated manual change, not a scheduled rotation.`,
+              : origin.issuedBy === 'us'
+                ? `${name} is shared with a third party (configured on their side), so rotating it is a coordinated manual change, not a scheduled rotation.`
+                : `${name} is held by no one outside, but it signs the one-click unsubscribe links in emails already sent, and verification accepts one key: a scheduled rotation would silently break every earlier link (an opt-out a customer could no longer make).`,
         });
         return [name, secret] as const;
       }),

@@ -251,6 +251,14 @@ describe('HTTP API', () => {
       },
     });
   });
+
+  it('keeps customer data and unsubscribe tokens out of the access log: no path, query string or headers', () => {
+    const stages = Object.values(template.findResources('AWS::ApiGatewayV2::Stage'));
+    expect(stages).toHaveLength(1);
+    const format = String(stages[0]!.Properties?.AccessLogSettings?.Format);
+    expect(format).toContain('$context.routeKey');
+    for (const leak of ['$context.path', '$context.requestOverride', 'querystring', '$request.']) expect(format).not.toContain(leak);
+  });
 });
 
 /**
@@ -297,13 +305,12 @@ describe('Function environment and grants', () => {
     }
   });
 
-  it('gives staff read routes table read access only: no write, no queue, no secret, no bucket', () => {
+  it('gives staff read routes (and the preview, a POST that only renders) table read access only: no write, no queue, no secret, no bucket', () => {
     // Prepare: the issue 3 read routes are among them
-    expect(staffRoutes.filter((r) => r.method === 'GET').map((r) => r.name)).toEqual(
-      expect.arrayContaining(['GetTemplate', 'GetTemplateAudit', 'ListApprovals', 'GetCustomerConsent']),
-    );
+    const readOnly = staffRoutes.filter((r) => r.method === 'GET' || r.name === 'PreviewTemplateVersion');
+    expect(readOnly.map((r) => r.name)).toEqual(expect.arrayContaining(['GetTemplate', 'GetTemplateAudit', 'ListApprovals', 'GetCustomerConsent', 'PreviewTemplateVersion']));
 
-    for (const route of staffRoutes.filter((r) => r.method === 'GET')) {
+    for (const route of readOnly) {
       // Act
       const actions = actionsOf(statementsOf(routeFunction(route)));
 
@@ -329,8 +336,25 @@ describe('Function environment and grants', () => {
     expect(allFunctionNames.filter((n) => denialsOf(functionOf(n)).length > 0).length).toBeGreaterThan(10);
   });
 
-  it('lets staff POST routes write the table', () => {
-    for (const route of staffRoutes.filter((r) => r.method === 'POST')) {
+  it('grants exactly the table actions the data module issues: never Scan (a dump of every customer), DescribeTable or the stream', () => {
+    const read = ['dynamodb:BatchGetItem', 'dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:Query'];
+    const write = ['dynamodb:DeleteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'];
+    let readers = 0;
+    let writers = 0;
+    for (const name of allFunctionNames) {
+      const dynamo = actionsOf(statementsOf(functionOf(name))).filter((a) => a.startsWith('dynamodb:')).sort();
+      if (dynamo.length === 0) continue;
+      const writes = dynamo.includes('dynamodb:PutItem');
+      expect(dynamo, name).toEqual(writes ? [...read, ...write].sort() : read);
+      if (writes) writers++;
+      else readers++;
+    }
+    expect(readers).toBeGreaterThan(5);
+    expect(writers).toBeGreaterThan(10);
+  });
+
+  it('lets staff POST routes write the table (except the preview, which only renders)', () => {
+    for (const route of staffRoutes.filter((r) => r.method === 'POST' && r.name !== 'PreviewTemplateVersion')) {
       expect(actionsOf(statementsOf(routeFunction(route))), route.name).toEqual(expect.arrayContaining(['dynamodb:PutItem', 'dynamodb:UpdateItem']));
     }
   });
