@@ -1,6 +1,7 @@
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { documentClient, getTableName } from '#shared/data/client.ts';
-import { PK, SK, broadcastKey } from '#shared/data/keys.ts';
+import { PK, SK, broadcastKey, pacingKey } from '#shared/data/keys.ts';
+import { isConditionFailure } from '#shared/data/conversation-store.ts';
 import type { Channel } from '#shared/domain/message.ts';
 
 /**
@@ -75,4 +76,42 @@ export async function getBroadcast(broadcastId: string): Promise<BroadcastRecord
   if (!Item) return undefined;
   const { [PK]: _pk, [SK]: _sk, ...record } = Item;
   return record as BroadcastRecord;
+}
+
+/** Tries at reserving a window when other broadcasts keep reserving first. */
+const MAX_RESERVE_ATTEMPTS = 10;
+
+/**
+ * Reserves the next `seconds` of a channel's send capacity for one broadcast and returns when that
+ * window starts: now, or when the window reserved last (by any broadcast, from any handler) ends. So
+ * broadcasts on one channel take turns at the configured rate instead of each sending at the full rate
+ * (two at once would otherwise double what a Twilio long code is asked to send). An optimistic,
+ * conditional write on one item per channel; a reservation that lost a race reads again.
+ *
+ * @example
+ * ```ts
+ * const start = await reservePacingWindow('sms', 120, new Date()); // this broadcast's messages go out from `start` on
+ * ```
+ */
+export async function reservePacingWindow(channel: Channel, seconds: number, now: Date): Promise<Date> {
+  const TableName = getTableName();
+  const Key = pacingKey(channel);
+  for (let attempt = 1; ; attempt++) {
+    const { Item } = await documentClient.send(new GetCommand({ TableName, Key, ConsistentRead: true }));
+    const reservedUntil = typeof Item?.reservedUntil === 'number' ? Item.reservedUntil : undefined;
+    const startMs = Math.max(now.getTime(), reservedUntil ?? 0);
+    try {
+      await documentClient.send(
+        new PutCommand({
+          TableName,
+          Item: { ...Key, channel, reservedUntil: startMs + Math.ceil(seconds * 1000), updatedAt: now.toISOString() },
+          ConditionExpression: reservedUntil === undefined ? `attribute_not_exists(${PK})` : 'reservedUntil = :seen',
+          ...(reservedUntil === undefined ? {} : { ExpressionAttributeValues: { ':seen': reservedUntil } }),
+        }),
+      );
+      return new Date(startMs);
+    } catch (err) {
+      if (!isConditionFailure(err) || attempt >= MAX_RESERVE_ATTEMPTS) throw err;
+    }
+  }
 }

@@ -53,6 +53,7 @@ export function revised<T extends { UpdateExpression?: string; ExpressionAttribu
 // | pending approval  | `APPROVALS`                 | `<submittedAt>#<templateId>#<ver>`  |
 // | consent           | `CUST#<customerId>`         | `CONSENT#<channel>`                 |
 // | broadcast         | `BCAST#<broadcastId>`       | `META`                              |
+// | pacing window     | `PACE#<channel>`            | `META`                              |
 // | local outbox      | `OUTBOX`                    | `<at ISO>#<messageId>`              |
 export const templateKey = (templateId: string) => ({ [PK]: `TPL#${templateId}`, [SK]: 'META' });
 export const templatePk = (templateId: string) => `TPL#${templateId}`;
@@ -69,5 +70,6 @@ export const pendingApprovalKey = (submittedAt: string, templateId: string, vers
 });
 export const consentKey = (customerId: string, channel: string) => ({ [PK]: `CUST#${customerId}`, [SK]: `CONSENT#${channel}` });
 export const broadcastKey = (broadcastId: string) => ({ [PK]: `BCAST#${broadcastId}`, [SK]: 'META' });
+export const pacingKey = (channel: string) => ({ [PK]: `PACE#${channel}`, [SK]: 'META' });
 export const OUTBOX_PK = 'OUTBOX';
 export const outboxKey = (at: string, messageId: string) => ({ [PK]: OUTBOX_PK, [SK]: `${at}#${messageId}` });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import * as z from 'zod/mini';
 import { requireEnv } from '#shared/config.ts';
-import { completeBroadcast, recordBroadcast } from '#shared/data/broadcast-store.ts';
+import { completeBroadcast, recordBroadcast, reservePacingWindow } from '#shared/data/broadcast-store.ts';
 import { getCustomerWithConsent } from '#shared/data/consent-store.ts';
 import { getTemplateVersion, latestApprovedVersion } from '#shared/data/template-store.ts';
 import { channels, type Channel } from '#shared/domain/message.ts';
@@ -106,9 +106,11 @@ type Candidate = { index: number; customerId: string; conversationId: string; va
  *    for the channel (else 422); without `version`, the latest approved one, pinned for every customer
  * 2. prepare each customer: known (404), live customer after merges, not opted out (409), and the cost
  *    of its message in rate slots (SMS: the rendered body's segment count; other channels: 1)
- * 3. record the broadcast, then queue each message through `sendMessage` (the same consent and approval
- *    checks as any send), holding message k until `start + floor(slot_k / rate)` seconds, where slot_k is
- *    the slots used by the messages before it in the list
+ * 3. reserve the broadcast's window on the channel (all its slots at the rate; it starts when the
+ *    window of the broadcast before it on that channel ends, or now), record the broadcast, then queue
+ *    each message through `sendMessage` (the same consent and approval checks as any send), holding
+ *    message k until `start + floor(slot_k / rate)` seconds, where slot_k is the slots used by the
+ *    messages before it in the list
  * 4. one customer's refusal never stops the others: it is reported with its code; customers not reached
  *    before `deps.deadline` are refused `not_attempted` (send again to those only)
  *
@@ -140,8 +142,9 @@ export async function startBroadcast(cmd: BroadcastCommand, deps: BroadcastDeps 
     }
   }
 
-  // 3. pace, record, queue
-  const start = deps.now();
+  // 3. pace (this broadcast's turn on the channel), record, queue
+  const slots = candidates.reduce((sum, c) => sum + c.cost, 0);
+  const start = candidates.length > 0 ? await reservePacingWindow(cmd.channel, slots / rate, deps.now()) : deps.now();
   const broadcastId = `bc_${randomUUID().replaceAll('-', '')}`;
   await recordBroadcast({
     broadcastId,
@@ -149,7 +152,7 @@ export async function startBroadcast(cmd: BroadcastCommand, deps: BroadcastDeps 
     version: version.version,
     channel: cmd.channel,
     createdBy: cmd.createdBy,
-    createdAt: start.toISOString(),
+    createdAt: deps.now().toISOString(),
     requested: cmd.customerIds.length,
   });
   let slot = 0;

@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyStackEnv, baseUrl, postChat, stackEnv, staffToken, waitFor } from '#test/helpers/index.ts';
+import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { applyStackEnv, baseUrl, dynamo, postChat, stackEnv, staffToken, waitFor } from '#test/helpers/index.ts';
 import type { SendMessageCommand } from '#shared/outbound/send-message.ts';
 import { allMessages, freshId } from './support.ts';
 
@@ -50,6 +51,15 @@ describe('broadcast use case: pacing and time budget', () => {
   });
   afterAll(() => restoreEnv());
 
+  // Each channel's pacing window is shared by every broadcast: these tests reserve windows in 2030, which
+  // would hold every later broadcast of the run until then. Each starts and leaves the windows empty.
+  const clearPacingWindows = async () => {
+    const env = stackEnv();
+    for (const channel of ['sms', 'email', 'chat', 'voice']) await dynamo(env).send(new DeleteCommand({ TableName: env.TABLE_NAME, Key: { pk: `PACE#${channel}`, sk: 'META' } }));
+  };
+  beforeEach(clearPacingWindows);
+  afterEach(clearPacingWindows);
+
   /** The real send step, with the commands it was given recorded. */
   function recordingSender() {
     const sent: SendMessageCommand[] = [];
@@ -90,6 +100,31 @@ describe('broadcast use case: pacing and time budget', () => {
         body: 'Maintenance tonight.',
       });
     }
+  });
+
+  it('makes broadcasts on one channel take turns: the next starts where the window of the one before ends', async () => {
+    // Prepare
+    const customers = await chatCustomers(5);
+    const templateId = await approvedChatTemplate();
+    const deps = { ...recordingSender(), now: () => start, ratePerSecond: () => 1 };
+    const ids = customers.map((c) => c.customerId);
+    // Act: one broadcast of two, then one of three, both asked for at the same instant
+    const first = await broadcast.startBroadcast({ templateId, channel: 'chat', customerIds: ids.slice(0, 2), createdBy: 'agent-1' }, deps);
+    const second = await broadcast.startBroadcast({ templateId, channel: 'chat', customerIds: ids.slice(2), createdBy: 'agent-2' }, deps);
+    // Assess: one message a second on the channel, across both
+    const at = (r: typeof first) => r.accepted.map((a) => (Date.parse(a.notBefore) - start.getTime()) / 1000);
+    expect(at(first)).toEqual([0, 1]);
+    expect(at(second)).toEqual([2, 3, 4]);
+  });
+
+  it('gives broadcasts started at the same time windows that do not overlap', async () => {
+    const customers = await chatCustomers(6);
+    const templateId = await approvedChatTemplate();
+    const ids = customers.map((c) => c.customerId);
+    const deps = { ...recordingSender(), now: () => start, ratePerSecond: () => 1 };
+    const results = await Promise.all([0, 2, 4].map((from) => broadcast.startBroadcast({ templateId, channel: 'chat', customerIds: ids.slice(from, from + 2), createdBy: 'agent-1' }, deps)));
+    const seconds = results.flatMap((r) => r.accepted.map((a) => (Date.parse(a.notBefore) - start.getTime()) / 1000)).sort((a, b) => a - b);
+    expect(seconds).toEqual([0, 1, 2, 3, 4, 5]);
   });
 
   it('never holds up an agent’s reply behind a broadcast message waiting for its slot in the same conversation', async () => {
