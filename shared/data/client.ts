@@ -2,11 +2,45 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { optionalEnv, requireEnv } from '#shared/config.ts';
 
+/** Tries of a single-item request that met an item locked by a transaction in flight. */
+const TRANSACTION_CONFLICT_TRIES = 4;
+
+/**
+ * Retries a request DynamoDB refused with `TransactionConflictException`: a plain Put/Update/Delete on an
+ * item that a transaction in flight holds (the sender's claim holds the consent item, an identity claim
+ * the customer item). Nothing was written, so trying again is safe; the SDK does not retry this error, so
+ * without this a rare overlap became a 5xx. A transaction's own conflicts (`TransactionCanceledException`)
+ * are left to the code that sent it, which decides again.
+ *
+ * @example
+ * ```ts
+ * retryTransactionConflicts(new DynamoDBClient({ endpoint }));
+ * ```
+ */
+export function retryTransactionConflicts<C extends DynamoDBClient>(client: C): C {
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await next(args);
+        } catch (err) {
+          if ((err as { name?: string }).name !== 'TransactionConflictException' || attempt >= TRANSACTION_CONFLICT_TRIES) throw err;
+          await new Promise((resolve) => setTimeout(resolve, Math.random() * 25 * 2 ** attempt));
+        }
+      }
+    },
+    { step: 'initialize', name: 'retryTransactionConflicts' },
+  );
+  return client;
+}
+
 /** Created once per cold start; `DYNAMODB_ENDPOINT` points it at DynamoDB Local. */
-export const dynamoClient = new DynamoDBClient({
-  endpoint: optionalEnv('DYNAMODB_ENDPOINT'),
-  maxAttempts: 3,
-});
+export const dynamoClient = retryTransactionConflicts(
+  new DynamoDBClient({
+    endpoint: optionalEnv('DYNAMODB_ENDPOINT'),
+    maxAttempts: 3,
+  }),
+);
 
 export const documentClient = DynamoDBDocumentClient.from(dynamoClient, {
   marshallOptions: { removeUndefinedValues: true },
