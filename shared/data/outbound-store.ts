@@ -3,7 +3,7 @@ import { BatchGetCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/l
 import { documentClient, getTableName } from '#shared/data/client.ts';
 import { DEFAULT_CONSENT, type ConsentStatus } from '#shared/data/consent-store.ts';
 import { appendMessage, getMessage, isConditionFailure, listThreadPage, type StoredMessage } from '#shared/data/conversation-store.ts';
-import { PK, SK, consentKey, messageKey, revised, templateVersionKey } from '#shared/data/keys.ts';
+import { PK, SK, consentKey, customerKey, messageKey, revised, templateVersionKey } from '#shared/data/keys.ts';
 import { toVersion, type StoredTemplateVersion } from '#shared/data/template-store.ts';
 import type { EmailThreading } from '#shared/domain/message.ts';
 import { deliveryStatusRank, type DeliveryResult, type DeliveryStatus } from '#shared/ports/channel-sender.ts';
@@ -93,8 +93,9 @@ const MAX_BATCH_GET_ROUNDS = 3;
 
 /**
  * What the sender checks again just before its claim, in one strongly consistent BatchGetItem: the
- * customer's consent on the message's channel and, for a templated message, the template version it
- * was rendered from (undefined when that version is gone).
+ * customer's consent on the message's channel, whether the customer was merged into another
+ * (`mergedInto`: then the live customer's consent is the one that counts) and, for a templated message,
+ * the template version it was rendered from (undefined when that version is gone).
  *
  * @example
  * ```ts
@@ -103,11 +104,12 @@ const MAX_BATCH_GET_ROUNDS = 3;
  */
 export async function sendTimeState(
   message: Pick<OutboundMessage, 'customerId' | 'channel' | 'templateId' | 'templateVersion'>,
-): Promise<{ consent: ConsentStatus; version?: StoredTemplateVersion }> {
+): Promise<{ consent: ConsentStatus; version?: StoredTemplateVersion; mergedInto?: string }> {
   const TableName = getTableName();
   const consent = consentKey(message.customerId, message.channel);
+  const customer = customerKey(message.customerId);
   const templated = message.templateId !== undefined && message.templateVersion !== undefined;
-  let keys: Record<string, unknown>[] = [consent, ...(templated ? [templateVersionKey(message.templateId!, message.templateVersion!)] : [])];
+  let keys: Record<string, unknown>[] = [consent, customer, ...(templated ? [templateVersionKey(message.templateId!, message.templateVersion!)] : [])];
   const items: Record<string, unknown>[] = [];
   for (let round = 1; keys.length > 0; round++) {
     if (round > MAX_BATCH_GET_ROUNDS) throw new Error('Send-time checks were throttled');
@@ -116,30 +118,38 @@ export async function sendTimeState(
     keys = (UnprocessedKeys?.[TableName]?.Keys ?? []) as Record<string, unknown>[];
   }
   const consentItem = items.find((item) => item[PK] === consent[PK] && item[SK] === consent[SK]);
-  const versionItem = items.find((item) => item[SK] !== consent[SK]);
+  const customerItem = items.find((item) => item[PK] === customer[PK] && item[SK] === customer[SK]);
+  const versionItem = items.find((item) => item[SK] !== consent[SK] && item[SK] !== customer[SK]);
   return {
     consent: (consentItem?.status as ConsentStatus | undefined) ?? DEFAULT_CONSENT,
     ...(versionItem ? { version: toVersion(versionItem) } : {}),
+    ...(typeof customerItem?.mergedInto === 'string' ? { mergedInto: customerItem.mergedInto } : {}),
   };
 }
 
 /**
  * The sender's claim: `queued` → `sending`, only if still `queued`, counting the message's `sendAttempts`. The one write that makes a send
  * happen at most once: of two copies of a job, one wins, the other sees `taken`. The claim is one
- * transaction with the checks that must still hold at that instant: the customer has not opted out of
- * the channel (an opt-out that commits first makes the claim fail, `opted_out`; one that commits later
- * finds the message already `sending`), and for a templated message, the template version is still
- * `approved` with the hash the message was rendered from (`template_not_approved` likewise).
+ * transaction with the checks that must still hold at that instant: the customer whose consent counts
+ * (`customerId`: the message's, or the live one after a merge) has not opted out of the channel (an
+ * opt-out that commits first makes the claim fail, `opted_out`; one that commits later finds the message
+ * already `sending`) and has not been merged into another meanwhile (`customer_merged`: an opt-out may
+ * now be recorded on the survivor; decide again with its consent); for a templated message, the
+ * template version is still `approved` with the hash the message was rendered from (`template_not_approved`).
  *
  * @example
  * ```ts
- * const claim = await claimForSending(message, now); // 'claimed' | 'taken' | 'opted_out' | 'template_not_approved'
+ * const claim = await claimForSending(message, now); // 'claimed' | 'taken' | 'opted_out' | 'customer_merged' | 'template_not_approved'
  * ```
  */
 export async function claimForSending(
   message: Pick<OutboundMessage, 'conversationId' | 'messageId' | 'customerId' | 'channel' | 'templateId' | 'templateVersion' | 'contentHash' | 'status' | 'outcomeUnknownAt'>,
   now: string,
-): Promise<'claimed' | 'taken' | 'opted_out' | 'template_not_approved'> {
+  customerId: string = message.customerId,
+): Promise<'claimed' | 'taken' | 'opted_out' | 'customer_merged' | 'template_not_approved'> {
+  // The message's own customer's opt-outs count too (a merge copies them to the survivor, but only as it
+  // finishes); the live customer must not have been merged meanwhile.
+  const consentHolders = [...new Set([message.customerId, customerId])];
   // A retry after an unknown outcome claims the message it left `sending`, only while no callback has
   // named it (no provider id) and no other retry has claimed it since (the same outcomeUnknownAt).
   const again = message.status === 'sending' && message.outcomeUnknownAt !== undefined;
@@ -161,13 +171,16 @@ export async function claimForSending(
       ...(again ? { ':unknownAt': message.outcomeUnknownAt } : { ':queued': 'queued' }),
     },
   });
-  const notOptedOut = {
-    TableName: getTableName(),
-    Key: consentKey(message.customerId, message.channel),
-    ConditionExpression: `attribute_not_exists(${PK}) OR #status <> :optedOut`,
-    ExpressionAttributeNames: { '#status': 'status' },
-    ExpressionAttributeValues: { ':optedOut': 'opted_out' satisfies ConsentStatus },
-  };
+  const notOptedOut = consentHolders.map((holder) => ({
+    ConditionCheck: {
+      TableName: getTableName(),
+      Key: consentKey(holder, message.channel),
+      ConditionExpression: `attribute_not_exists(${PK}) OR #status <> :optedOut`,
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: { ':optedOut': 'opted_out' satisfies ConsentStatus },
+    },
+  }));
+  const notMerged = { TableName: getTableName(), Key: customerKey(customerId), ConditionExpression: 'attribute_not_exists(mergedInto)' };
   const templated = message.templateId !== undefined && message.templateVersion !== undefined;
   const approved = templated
     ? [
@@ -184,13 +197,15 @@ export async function claimForSending(
     : [];
   for (let attempt = 1; ; attempt++) {
     try {
-      await documentClient.send(new TransactWriteCommand({ TransactItems: [{ Update: claim }, { ConditionCheck: notOptedOut }, ...approved] }));
+      await documentClient.send(new TransactWriteCommand({ TransactItems: [{ Update: claim }, ...notOptedOut, { ConditionCheck: notMerged }, ...approved] }));
       return 'claimed';
     } catch (err) {
       const codes = cancellationCodes(err);
       if (codes[0] === 'ConditionalCheckFailed') return 'taken';
-      if (codes[1] === 'ConditionalCheckFailed') return 'opted_out';
-      if (codes[2] === 'ConditionalCheckFailed') return 'template_not_approved';
+      const merged = 1 + notOptedOut.length;
+      if (codes.slice(1, merged).includes('ConditionalCheckFailed')) return 'opted_out';
+      if (codes[merged] === 'ConditionalCheckFailed') return 'customer_merged';
+      if (codes[merged + 1] === 'ConditionalCheckFailed') return 'template_not_approved';
       // Another transaction (an approval decision, a consent change) held an item: nothing was written, try again.
       if (!codes.includes('TransactionConflict') || attempt >= MAX_CLAIM_ATTEMPTS) throw err;
       await sleep(Math.random() * 20 * 2 ** attempt);

@@ -4,7 +4,9 @@ import { advanceStatus, asOutboundMessage, claimForSending, markOutcomeUnknown, 
 import type { StoredTemplateVersion } from '#shared/data/template-store.ts';
 import type { Channel } from '#shared/domain/message.ts';
 import type { RenderedContent } from '#shared/domain/template.ts';
+import { getCustomerWithConsent } from '#shared/data/consent-store.ts';
 import { findMessageFollowingMerge } from '#shared/ingest/follow-merge.ts';
+import { rootCustomer } from '#shared/ingest/resolve-customer.ts';
 import { logger } from '#shared/logger.ts';
 import { unsubscribeUrl } from '#shared/outbound/unsubscribe-token.ts';
 import { PermanentDeliveryError, TransientDeliveryError, type ChannelSender, type DeliveryResult, type OutboundDelivery } from '#shared/ports/channel-sender.ts';
@@ -57,7 +59,8 @@ export function backoffSeconds(attempt: number): number {
  * 2. hold it while its `notBefore` (broadcast pacing) is in the future
  * 3. a templated message: the version must still be approved with the very hash the message was
  *    rendered from (a version revoked after queueing never reaches a provider); render it again
- * 4. consent again (an opt-out may have arrived since queueing)
+ * 4. consent again (an opt-out may have arrived since queueing), the live customer's when the message's
+ *    customer was merged into another
  * 5. claim `queued` → `sending` (conditional: one claimant; in one transaction with the checks that the
  *    customer has not opted out of the channel and, for a template, that the version is still approved
  *    with that hash, so neither can change between the checks and the claim), call the provider,
@@ -101,13 +104,18 @@ export async function deliverOutbound(job: DeliverJob, deps: DeliverDeps = defau
   const state = await sendTimeState(message);
   const content = contentToSend(message, state.version);
   if (typeof content === 'string') return fail(content);
+  // The message's customer's consent, and when that customer was merged into another (its thread may not
+  // have moved yet) the live customer's too: an opt-out from any of its identities is recorded there now,
+  // while the merge copies the absorbed customer's opt-outs only as it ends.
   if (state.consent === 'opted_out') return fail('opted_out');
+  const consentOf = state.mergedInto === undefined ? message.customerId : await rootCustomer(message.customerId);
+  if (consentOf !== message.customerId && (await getCustomerWithConsent(consentOf, message.channel)).consent === 'opted_out') return fail('opted_out');
 
   // Settings and the sender are resolved before the claim: a deployment fault must leave the message queued.
   const sender = deps.senderFor(message.channel);
   const delivery = await deliveryFor(message, content);
 
-  const claim = await claimForSending(message, deps.now().toISOString());
+  const claim = await claimForSending(message, deps.now().toISOString(), consentOf);
   /** This try's number: the claim just counted it. */
   const attempt = (message.sendAttempts ?? 0) + 1;
   if (claim === 'taken') {
@@ -116,6 +124,8 @@ export async function deliverOutbound(job: DeliverJob, deps: DeliverDeps = defau
     return moved && moved.conversationId !== conversationId ? deliverOutbound({ conversationId: moved.conversationId, messageId }, deps) : { result: 'skipped' };
   }
   if (claim === 'template_not_approved' || claim === 'opted_out') return fail(claim);
+  // Merged since the checks: decide again, with the survivor's consent.
+  if (claim === 'customer_merged') return deliverOutbound(job, deps);
   let result: DeliveryResult;
   try {
     result = await sender.send(delivery);

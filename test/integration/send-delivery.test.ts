@@ -356,6 +356,51 @@ describe('a merge that moves the thread while a message is being sent', () => {
     expect(await modules.store.getOutboundMessage(job.conversationId, job.messageId)).toBeUndefined(); // gone from the absorbed thread
   });
 
+  it('does not send to a customer whose merge is under way and who opted out through the survivor (the thread not moved yet)', async () => {
+    // Prepare: the message's customer is marked merged into a survivor, whose phone then texts STOP;
+    // the message still sits in the absorbed thread under the absorbed customer.
+    const { customer, job } = await heldMessage();
+    const { markCustomerMerged } = await import('#shared/data/conversation-store.ts');
+    const survivor = await newCustomer();
+    await markCustomerMerged(customer.customerId, survivor.customerId, new Date().toISOString());
+    await modules.setConsent({ customerId: survivor.customerId, channel: 'sms', status: 'opted_out', source: 'sms:STOP', actor: 'customer', now: new Date().toISOString() });
+    const { calls, sender } = fakeSender();
+    // Act
+    expect(await modules.deliverOutbound(job, depsWith(sender))).toEqual({ result: 'failed' });
+    // Assess
+    expect(calls).toHaveLength(0);
+    expect(await modules.store.getOutboundMessage(job.conversationId, job.messageId)).toMatchObject({ status: 'failed', failureReason: 'opted_out' });
+  });
+
+  it('decides again when the merge and the survivor’s STOP land between the sender’s checks and its claim', async () => {
+    const { customer, job } = await heldMessage();
+    const { markCustomerMerged } = await import('#shared/data/conversation-store.ts');
+    const { calls, sender } = fakeSender();
+    const { dynamoClient } = await import('#shared/data/client.ts');
+    const name = `merge-and-stop-${randomBytes(4).toString('hex')}`;
+    let injected = false;
+    dynamoClient.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (!injected && context.commandName === 'TransactWriteItemsCommand') {
+          injected = true;
+          const survivor = await newCustomer();
+          await markCustomerMerged(customer.customerId, survivor.customerId, new Date().toISOString());
+          await modules.setConsent({ customerId: survivor.customerId, channel: 'sms', status: 'opted_out', source: 'sms:STOP', actor: 'customer', now: new Date().toISOString() });
+        }
+        return next(args);
+      },
+      { step: 'initialize', name },
+    );
+    try {
+      expect(await modules.deliverOutbound(job, depsWith(sender))).toEqual({ result: 'failed' });
+    } finally {
+      dynamoClient.middlewareStack.remove(name);
+    }
+    expect(injected).toBe(true);
+    expect(calls).toHaveLength(0);
+    expect(await modules.store.getOutboundMessage(job.conversationId, job.messageId)).toMatchObject({ status: 'failed', failureReason: 'opted_out' });
+  });
+
   it('records the provider’s answer on the moved message when the move lands during the provider call', async () => {
     const { customer, job } = await heldMessage();
     let survivor: Awaited<ReturnType<typeof mergeAway>> | undefined;
