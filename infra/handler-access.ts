@@ -152,16 +152,17 @@ export function accessForRoute(route: HttpRoute): HandlerAccess {
 
 /** Each consumer's access, by the queue it consumes. */
 const consumerAccessByQueue: Readonly<Record<string, Omit<HandlerAccess, 'consumes'>>> = {
-  // Completes inbound work: copies media (Twilio media URLs need the account's Basic auth) and sweeps
-  // merges. A sweep whose request stopped before marking the merge does the merge, which queues its own sweep.
+  // Completes inbound work: copies media (Twilio media URLs take Basic auth with the API key, not the
+  // Auth Token) and sweeps merges. A sweep whose request stopped before marking the merge does the merge,
+  // which queues its own sweep.
   [inboundWorkQueue]: {
     table: 'readWrite',
-    secrets: ['TWILIO_AUTH_TOKEN'],
+    secrets: ['TWILIO_API_KEY_SECRET'],
     enqueue: [inboundWorkQueue],
     putAttachments: true,
     staffJwt: false,
     publicBaseUrl: false,
-    settings: ['TWILIO_ACCOUNT_SID'],
+    settings: ['TWILIO_API_KEY_SID'],
   },
   // Keeps the pending-approval list.
   [templateApprovalsQueue]: { table: 'readWrite', secrets: [], enqueue: [], putAttachments: false, staffJwt: false, publicBaseUrl: false, settings: [] },

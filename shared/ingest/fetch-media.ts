@@ -55,10 +55,14 @@ function fetchableUrl(raw: string, base?: URL): URL {
   return url;
 }
 
-/** Twilio's "HTTP auth for media" setting: when an account SID is configured, authenticate as it. */
+/**
+ * Twilio's HTTP auth for media URLs: when an API key is configured, Basic auth with the API key SID and
+ * secret (what Twilio recommends for production; the same key the sender uses), never the account's
+ * Auth Token, which stays with the webhook verifiers only.
+ */
 async function twilioBasicAuth(): Promise<string | undefined> {
-  const sid = optionalEnv('TWILIO_ACCOUNT_SID');
-  return sid ? `Basic ${Buffer.from(`${sid}:${await getSecretSetting('TWILIO_AUTH_TOKEN')}`).toString('base64')}` : undefined;
+  const keySid = optionalEnv('TWILIO_API_KEY_SID');
+  return keySid ? `Basic ${Buffer.from(`${keySid}:${await getSecretSetting('TWILIO_API_KEY_SECRET')}`).toString('base64')}` : undefined;
 }
 
 /**

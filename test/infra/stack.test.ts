@@ -276,7 +276,7 @@ const expectedSecrets: Readonly<Record<string, readonly SecretName[]>> = {
   ChatWebhook: ['CHAT_WEBHOOK_SECRET'],
   EmailUnsubscribe: ['UNSUBSCRIBE_SIGNING_SECRET'],
   // Twilio media URLs need the account's Basic auth.
-  InboundWorkConsumer: ['TWILIO_AUTH_TOKEN'],
+  InboundWorkConsumer: ['TWILIO_API_KEY_SECRET'],
   OutboundSender: ['TWILIO_API_KEY_SECRET', 'SENDGRID_API_KEY', 'CHAT_WEBHOOK_SECRET', 'UNSUBSCRIBE_SIGNING_SECRET'],
 };
 
@@ -457,8 +457,8 @@ describe('Deploy-time settings', () => {
 
   /** Who reads which setting (infra/handler-access.ts; test/infra/handler-access.test.ts holds it to the code). */
   const readers: Readonly<Record<StackSettingName, readonly string[]>> = {
-    TWILIO_ACCOUNT_SID: ['InboundWorkConsumer', 'OutboundSender'],
-    TWILIO_API_KEY_SID: ['OutboundSender'],
+    TWILIO_ACCOUNT_SID: ['OutboundSender'],
+    TWILIO_API_KEY_SID: ['InboundWorkConsumer', 'OutboundSender'],
     TWILIO_FROM_NUMBER: ['OutboundSender'],
     EMAIL_FROM: ['OutboundSender'],
     CHAT_DELIVERY_URL: ['OutboundSender'],

@@ -177,9 +177,10 @@ describe('Twilio SMS webhook → the sender’s thread', () => {
     it('sends the Twilio credentials to the media URL’s own origin only, never to the host a redirect leads to', async () => {
       // The test stack runs without a Twilio account SID (no credentials at all), so the use case runs
       // here, against the stack's table and blob store, with an account SID set and `localhost` allowed.
-      const saved = { TWILIO_ACCOUNT_SID: process.env.TWILIO_ACCOUNT_SID, MEDIA_HOSTS: process.env.MEDIA_HOSTS };
-      const accountSid = sid('AC');
-      process.env.TWILIO_ACCOUNT_SID = accountSid;
+      const saved = { TWILIO_API_KEY_SID: process.env.TWILIO_API_KEY_SID, TWILIO_API_KEY_SECRET: process.env.TWILIO_API_KEY_SECRET, MEDIA_HOSTS: process.env.MEDIA_HOSTS };
+      const keySid = `SK${randomBytes(16).toString('hex')}`;
+      process.env.TWILIO_API_KEY_SID = keySid;
+      process.env.TWILIO_API_KEY_SECRET = 'api-key-secret-under-test';
       process.env.MEDIA_HOSTS = '127.0.0.1,localhost';
       try {
         const { appendMessage, getMessage } = await import('#shared/data/conversation-store.ts');
@@ -203,7 +204,8 @@ describe('Twilio SMS webhook → the sender’s thread', () => {
 
         await fetchMedia({ type: 'fetch-media', conversationId, messageId });
 
-        const basic = `Basic ${Buffer.from(`${accountSid}:${stackEnv().TWILIO_AUTH_TOKEN}`).toString('base64')}`;
+        // The API key, never the account's Auth Token.
+        const basic = `Basic ${Buffer.from(`${keySid}:api-key-secret-under-test`).toString('base64')}`;
         expect(askedFor(media, tok).map((r) => r.authorization)).toEqual([basic, basic]);
         expect(askedFor(outside, tok)).toEqual([{ path: '/media/ok.png', search: `t=${tok}` }]);
         expectStoredPng((await getMessage(conversationId, messageId))?.attachments?.[0]);
