@@ -1,5 +1,4 @@
 import MessagingResponse from 'twilio/lib/twiml/MessagingResponse.js';
-import { sqsWorkQueue } from '#shared/adapters/sqs/sqs-work-queue.adapter.ts';
 import { smsWebhookSchema } from '#shared/channels/twilio/twilio-schemas.ts';
 import { verifiedTwilioForm } from '#shared/channels/twilio/twilio-webhook.ts';
 import { requireEnv } from '#shared/config.ts';
@@ -9,7 +8,7 @@ import type { Attachment } from '#shared/domain/message.ts';
 import { httpHandler } from '#shared/http/http-handler.ts';
 import { twiml } from '#shared/http/responses.ts';
 import { findMessageFollowingMerge } from '#shared/ingest/follow-merge.ts';
-import { ingestInbound } from '#shared/ingest/ingest-inbound.ts';
+import { defaultIngestDeps, ingestInbound } from '#shared/ingest/ingest-inbound.ts';
 import { logger } from '#shared/logger.ts';
 import { classifySmsKeyword } from '#shared/outbound/consent-keywords.ts';
 import { recordAutomatedReply } from '#shared/outbound/automated-reply.ts';
@@ -50,7 +49,7 @@ export const handler = httpHandler(async (event) => {
       body: params.Body,
       ...(attachments.length > 0 ? { attachments } : {}),
     },
-    { workQueue: sqsWorkQueue, now: () => receivedAt },
+    { ...defaultIngestDeps, now: () => receivedAt },
   );
 
   const keyword = classifySmsKeyword({ body: params.Body, optOutType: params.OptOutType });

@@ -2,21 +2,29 @@ import { sqsWorkQueue } from '#shared/adapters/sqs/sqs-work-queue.adapter.ts';
 import { appendMessage, getMessage } from '#shared/data/conversation-store.ts';
 import { conversationIdOf, inboundMessageId } from '#shared/domain/ids.ts';
 import type { InboundMessage, IngestResult } from '#shared/domain/message.ts';
-import { resolveCustomer } from '#shared/ingest/resolve-customer.ts';
+import { resolveSender, type resolveCustomer } from '#shared/ingest/resolve-customer.ts';
 import type { WorkQueue } from '#shared/ports/work-queue.ts';
 import { logger } from '#shared/logger.ts';
 
 /** Longest body kept in the thread; DynamoDB items stop at 400 KB. Longer bodies are cut and flagged. */
 export const MAX_STORED_BODY_CHARS = 100_000;
 
-export type IngestDeps = { workQueue: WorkQueue; now: () => Date };
+export type IngestDeps = {
+  workQueue: WorkQueue;
+  now: () => Date;
+  /**
+   * How the sender's customer is found: {@link resolveSender} (the default) for a message that names its
+   * sender only; the chat webhook, whose messages link identities, passes `resolveCustomer` (merges).
+   */
+  resolve: typeof resolveCustomer;
+};
 
-const defaultDeps: IngestDeps = { workQueue: sqsWorkQueue, now: () => new Date() };
+export const defaultIngestDeps: IngestDeps = { workQueue: sqsWorkQueue, now: () => new Date(), resolve: resolveSender };
 
 /**
  * Stores one verified inbound message in its customer's one thread, whatever the channel.
  *
- * 1. resolve (or create, or merge) the customer from the sender's identities
+ * 1. resolve (or create; with links, merge) the customer from the sender's identities
  * 2. append the message under an id derived from the provider's delivery id (a retry is a no-op)
  * 3. hand slow work (media download) to the inbound-work queue
  *
@@ -28,9 +36,9 @@ const defaultDeps: IngestDeps = { workQueue: sqsWorkQueue, now: () => new Date()
  * const { conversationId, messageId } = await ingestInbound({ channel: 'sms', dedupeKey: sid, from, body });
  * ```
  */
-export async function ingestInbound(message: InboundMessage, deps: IngestDeps = defaultDeps): Promise<IngestResult> {
+export async function ingestInbound(message: InboundMessage, deps: IngestDeps = defaultIngestDeps): Promise<IngestResult> {
   const now = deps.now().toISOString();
-  const customerId = await resolveCustomer({ from: message.from, links: message.links, displayName: message.displayName, now, workQueue: deps.workQueue });
+  const customerId = await deps.resolve({ from: message.from, links: message.links, displayName: message.displayName, now, workQueue: deps.workQueue });
   const messageId = inboundMessageId(message.channel, message.dedupeKey);
   const body = message.body.length > MAX_STORED_BODY_CHARS ? `${message.body.slice(0, MAX_STORED_BODY_CHARS)}\n[truncated]` : message.body;
   const outcome = await appendMessage({

@@ -126,6 +126,28 @@ async function finishMerge(absorbed: string, survivor: string, now: string): Pro
 }
 
 /**
+ * Finds or creates the customer of a message that names its sender only (SMS, voice, email): one
+ * GetItem for a known sender; a new one is created with its identity atomically (a lost race reads the
+ * winner). Nothing links two identities here, so no merge can happen, and the webhooks that use it
+ * bundle none of the merge code. A message with links needs {@link resolveCustomer}.
+ *
+ * @example
+ * ```ts
+ * const customerId = await resolveSender({ from: identity.phone('+14155550100'), now, workQueue });
+ * ```
+ */
+export async function resolveSender(input: { from: IdentityRef; links?: readonly IdentityRef[]; displayName?: string; now: string; workQueue: WorkQueue }): Promise<string> {
+  if (input.links !== undefined && input.links.length > 0) throw new Error('A message with identity links is resolved by resolveCustomer');
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const owner = (await findIdentityOwners([input.from])).get(identityLabel(input.from));
+    if (owner) return owner;
+    const ids = newCustomerIds();
+    if (await createCustomerWithIdentity({ ...ids, identity: input.from, displayName: input.displayName, now: input.now })) return ids.customerId;
+  }
+  throw new Error('Could not resolve the customer after repeated races');
+}
+
+/**
  * Finds or creates the customer for an inbound message's sender, linking the further identities it
  * vouches for (merging customers when a link joins two). Concurrent first messages of a new identity
  * create one customer: the identity's conditional create decides the winner.
