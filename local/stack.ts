@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEV_AUDIENCE, DEV_ISSUER, loadOrCreateDevKey } from '#shared/auth/dev-issuer.ts';
+import { DEFAULT_HUMAN_CONTACT } from '#shared/channels/twilio/voice-contact.ts';
 import { httpRoutes, queueConsumers } from '#shared/routes.ts';
 import { ensureTable, localDynamoClient, startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local.ts';
 import { startGateway, type Gateway } from './gateway.ts';
@@ -247,6 +248,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ...outboundSettingRows(source),
       ...rateRows,
       readSetting('SMS_HELP_TEXT', { env: source, fallback: SMS_HELP_TEXT_DEFAULT, note: 'the answer to an inbound SMS HELP' }),
+      readSetting('VOICE_HUMAN_CONTACT', { env: source, fallback: DEFAULT_HUMAN_CONTACT, note: 'what callers hear about reaching a person' }),
       readSetting('JWT_ISSUER', { env: source, fallback: DEV_ISSUER }),
       readSetting('JWT_AUDIENCE', { env: source, fallback: DEV_AUDIENCE }),
       readSetting('JWT_PUBLIC_JWK', { env: source, fallback: JSON.stringify(devKey.publicJwk), note: 'dev issuer key kept in DATA_DIR/dev-issuer-key.json (npm run token)' }),

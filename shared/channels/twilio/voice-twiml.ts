@@ -1,8 +1,7 @@
 import VoiceResponse from 'twilio/lib/twiml/VoiceResponse.js';
 import { optionalEnv } from '#shared/config.ts';
+import { DEFAULT_HUMAN_CONTACT } from '#shared/channels/twilio/voice-contact.ts';
 
-const DEFAULT_HUMAN_CONTACT =
-  'A member of our support team, a real person, will listen to your message and call you back. To reach a person sooner, message us in the app or by email.';
 
 /** What a caller hears before recording: automation disclosed, recording disclosed, a way to a person. */
 export function greetingTwiml(publicBaseUrl: string): string {
