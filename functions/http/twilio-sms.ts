@@ -2,7 +2,7 @@ import MessagingResponse from 'twilio/lib/twiml/MessagingResponse.js';
 import { smsWebhookSchema } from '#shared/channels/twilio/twilio-schemas.ts';
 import { verifiedTwilioForm } from '#shared/channels/twilio/twilio-webhook.ts';
 import { requireEnv } from '#shared/config.ts';
-import { setConsent } from '#shared/data/consent-store.ts';
+import { getCustomerWithConsent, setConsent } from '#shared/data/consent-store.ts';
 import { identity } from '#shared/domain/identity.ts';
 import type { Attachment } from '#shared/domain/message.ts';
 import { httpHandler } from '#shared/http/http-handler.ts';
@@ -56,6 +56,9 @@ export const handler = httpHandler(async (event) => {
   if (keyword === undefined) return twiml(EMPTY_TWIML);
   if (keyword.kind === 'help') {
     if (!keyword.reply) return twiml(EMPTY_TWIML);
+    // Twilio blocks every message to a number that texted STOP (21610): a reply would not go out, and the
+    // thread would show an automated message `sent` that never was.
+    if ((await getCustomerWithConsent(customerId, 'sms')).consent === 'opted_out') return twiml(EMPTY_TWIML);
     const helpText = requireEnv('SMS_HELP_TEXT');
     await recordAutomatedReply({ customerId, inReplyTo: params.MessageSid, to: identity.phone(params.From).value, body: helpText, source: 'system:sms-help' });
     return twiml(helpTwiml(helpText));

@@ -19,11 +19,22 @@ export const handler = httpHandler(async (event) => {
   return twiml(callable(params.From) ? greetingTwiml(requireEnv('PUBLIC_BASE_URL')) : withheldNumberTwiml());
 });
 
-/** A number the transcript can be filed under and called back: E.164 after normalization. */
+/**
+ * The words a carrier sends for a withheld caller ID, as Twilio passes them on in digits (each letter as
+ * on a phone keypad: ANONYMOUS is +266696687). They parse as phone numbers, but nobody can be called back
+ * on them, and every withheld caller would share one customer's thread.
+ */
+const WITHHELD_CALLER_IDS = new Set(['ANONYMOUS', 'UNAVAILABLE', 'RESTRICTED', 'BLOCKED', 'UNKNOWN', 'PRIVATE', 'WITHHELD'].map(keypadNumber));
+
+function keypadNumber(word: string): string {
+  const keys = ['ABC', 'DEF', 'GHI', 'JKL', 'MNO', 'PQRS', 'TUV', 'WXYZ'];
+  return `+${[...word].map((letter) => keys.findIndex((k) => k.includes(letter)) + 2).join('')}`;
+}
+
+/** A number the transcript can be filed under and called back: E.164 after normalization, not a withheld-ID stand-in. */
 function callable(from: string): boolean {
   try {
-    normalizePhone(from);
-    return true;
+    return !WITHHELD_CALLER_IDS.has(normalizePhone(from));
   } catch {
     return false;
   }

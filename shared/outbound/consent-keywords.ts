@@ -3,7 +3,8 @@
  * ignoring case and surrounding whitespace: "stop" opts out, "please stop texting me" is a message for
  * an agent.
  */
-export const OPT_OUT_KEYWORDS = ['STOP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUIT'] as const;
+/** Twilio's default opt-out list, which since 2025 also has REVOKE and OPTOUT (FCC revocation rules). */
+export const OPT_OUT_KEYWORDS = ['STOP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUIT', 'REVOKE', 'OPTOUT'] as const;
 export const OPT_IN_KEYWORDS = ['START', 'YES', 'UNSTOP'] as const;
 export const HELP_KEYWORDS = ['HELP'] as const;
 

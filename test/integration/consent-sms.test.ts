@@ -161,6 +161,22 @@ describe('SMS consent keywords and the consent ledger', () => {
     expect(consent.history).toEqual([]);
   });
 
+  it('does not answer HELP from a customer who opted out (Twilio would block the reply), nor record a reply', async () => {
+    // Prepare
+    const phone = freshPhone();
+    expect((await sms(phone, 'STOP')).status).toBe(200);
+    // Act
+    const res = await sms(phone, 'HELP');
+    // Assess
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe(EMPTY_TWIML);
+    const { conversationId } = (await (await staffGet(`/customers?phone=${encodeURIComponent(phone)}`)).json()) as { conversationId: string };
+    expect((await allMessages(conversationId)).map((m) => [m.direction, m.body])).toEqual([
+      ['inbound', 'STOP'],
+      ['inbound', 'HELP'],
+    ]);
+  });
+
   it('does not answer a HELP that Twilio already answered (OptOutType=HELP)', async () => {
     const res = await sms(freshPhone(), 'HELP', { OptOutType: 'HELP' });
     expect(res.status).toBe(200);

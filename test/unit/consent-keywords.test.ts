@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { classifySmsKeyword } from '#shared/outbound/consent-keywords.ts';
 
 describe('SMS consent keywords', () => {
-  it.each(['STOP', 'stop', ' Stop\n', 'STOPALL', 'unsubscribe', 'Cancel', 'END', '\tquit '])('%j opts out', (body) => {
+  it.each(['STOP', 'stop', ' Stop\n', 'STOPALL', 'unsubscribe', 'Cancel', 'END', '\tquit ', 'REVOKE', 'optout'])('%j opts out', (body) => {
     // Act
     const keyword = classifySmsKeyword({ body });
     // Assess
