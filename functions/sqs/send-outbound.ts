@@ -19,21 +19,36 @@ const jobSchema = z.object({ messageId: id, conversationId: id });
 
 /** A job that is not done yet: reported as a batch item failure so the queue hands it back later. */
 class NotYetError extends Error {
-  constructor(why: string) {
+  constructor(
+    why: string,
+    /** When it comes back: the later records of its conversation in this batch wait as long. */
+    readonly retryInSeconds: number,
+  ) {
     super(`Send job postponed: ${why}`);
     this.name = 'NotYetError';
   }
 }
 
+/** Hidden for the wait, then redelivered; a failed change only means an earlier retry. */
+async function hide(record: SQSRecord, seconds: number): Promise<void> {
+  await sqsOutboundQueue.hideFor(record.receiptHandle, seconds).catch((err: unknown) =>
+    logger.warn('could not postpone a send job', { sqsMessageId: record.messageId, error: err }),
+  );
+}
+
 /**
  * FIFO order within a batch, parallelism across it: each record waits for the one before it in its
  * message group (a conversation) and fails, untried, when that one failed, so a customer's messages
- * never overtake each other; different customers' messages go out concurrently. (Powertools'
+ * never overtake each other; different customers' messages go out concurrently. A record failed that
+ * way is hidden as long as the one before it (its backoff or its pacing wait), not for the queue's whole
+ * visibility timeout, which would hold the conversation's group that long. (Powertools'
  * `SqsFifoPartialProcessorAsync` keeps the order too, but one record at a time for the whole batch.)
  */
+type Settled = { readonly ok: boolean; readonly retryInSeconds?: number };
+
 function fifoGroups(records: readonly SQSRecord[]) {
-  const settled = new Map<string, Promise<boolean>>();
-  const resolvers = new Map<string, (ok: boolean) => void>();
+  const settled = new Map<string, Promise<Settled>>();
+  const resolvers = new Map<string, (outcome: Settled) => void>();
   const predecessor = new Map<string, string>();
   const lastOfGroup = new Map<string, string>();
   for (const record of records) {
@@ -47,11 +62,17 @@ function fifoGroups(records: readonly SQSRecord[]) {
     const done = resolvers.get(record.messageId) ?? (() => undefined);
     try {
       const previous = predecessor.get(record.messageId);
-      if (previous !== undefined && !(await settled.get(previous))) throw new SqsFifoMessageGroupShortCircuitError();
+      const before = previous === undefined ? undefined : await settled.get(previous);
+      if (before && !before.ok) {
+        if (before.retryInSeconds !== undefined) await hide(record, before.retryInSeconds);
+        done(before); // and the records after it wait as long (a settled outcome is not replaced below)
+        throw new SqsFifoMessageGroupShortCircuitError();
+      }
       await work();
-      done(true);
+      done({ ok: true });
     } catch (err) {
-      done(false);
+      const retryInSeconds = err instanceof NotYetError ? err.retryInSeconds : undefined;
+      done({ ok: false, ...(retryInSeconds !== undefined ? { retryInSeconds } : {}) });
       throw err;
     }
   };
@@ -62,11 +83,8 @@ async function deliverRecord(record: SQSRecord): Promise<void> {
   if (!job) return;
   const outcome = await deliverOutbound(job);
   if (outcome.result !== 'later') return;
-  // Hidden for the wait, then redelivered; a failed change only means an earlier retry.
-  await sqsOutboundQueue.hideFor(record.receiptHandle, outcome.retryInSeconds).catch((err: unknown) =>
-    logger.warn('could not postpone a send job', { sqsMessageId: record.messageId, error: err }),
-  );
-  throw new NotYetError(outcome.why);
+  await hide(record, outcome.retryInSeconds);
+  throw new NotYetError(outcome.why, outcome.retryInSeconds);
 }
 
 /**

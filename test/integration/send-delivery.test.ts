@@ -498,11 +498,33 @@ describe('the outbound consumer', () => {
         record('r3', 'conv_other', { messageId: `msg_${randomBytes(16).toString('hex')}`, conversationId: `conv_${randomBytes(16).toString('hex')}` }),
       ],
     };
+    // Watch the visibility changes the consumer asks for (the receipts are not real: SQS refuses them after).
+    const { outboundSqsClient } = await import('#shared/adapters/sqs/outbound-queue.adapter.ts');
+    const hidden = new Map<string, number>();
+    const name = `watch-visibility-${randomBytes(4).toString('hex')}`;
+    outboundSqsClient.middlewareStack.add(
+      (next) => async (args) => {
+        const input = args.input as { ReceiptHandle?: string; VisibilityTimeout?: number };
+        if (input.ReceiptHandle !== undefined && input.VisibilityTimeout !== undefined) hidden.set(input.ReceiptHandle, input.VisibilityTimeout);
+        return next(args);
+      },
+      { step: 'initialize', name },
+    );
     // Act
-    const result = await modules.handler(event as never, modules.createLambdaContext('OutboundSender', 30_000));
+    let result;
+    try {
+      result = await modules.handler(event as never, modules.createLambdaContext('OutboundSender', 30_000));
+    } finally {
+      outboundSqsClient.middlewareStack.remove(name);
+    }
     // Assess
     expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: 'r1' }, { itemIdentifier: 'r2' }] });
     expect(await messageIn(customer.conversationId, next.messageId)).toMatchObject({ status: 'queued' });
+    // The held one is hidden until its slot, and the one behind it as long (not the queue's whole
+    // visibility timeout, which would hold the conversation's group that long).
+    expect(hidden.get('not-a-receipt-r1')).toBeGreaterThan(3500);
+    expect(hidden.get('not-a-receipt-r2')).toBe(hidden.get('not-a-receipt-r1'));
+    expect(hidden.has('not-a-receipt-r3')).toBe(false);
   });
 
   it('sends once when the same job is delivered twice', async () => {

@@ -1,7 +1,9 @@
 import { ChangeMessageVisibilityCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { optionalEnv, requireEnv } from '#shared/config.ts';
 
-const sqs = new SQSClient({ endpoint: optionalEnv('SQS_ENDPOINT'), maxAttempts: 3 });
+/** Created once per cold start; exported so that tests can watch the calls it makes. */
+export const outboundSqsClient = new SQSClient({ endpoint: optionalEnv('SQS_ENDPOINT'), maxAttempts: 3 });
+const sqs = outboundSqsClient;
 
 /** The send job: everything else (text, address, template) is read from the stored message at send time. */
 export type OutboundJob = { readonly messageId: string; readonly conversationId: string };
