@@ -43,11 +43,12 @@ export type OmnichannelStackProps = StackProps & {
 /** SQS event source mappings on FIFO queues take at most 10 messages per batch. */
 const maxFifoBatchSize = 10;
 
-/** Provider webhooks must answer fast (Twilio waits 15 s at most); the work they defer goes to SQS. */
 /** What the data module issues to read: single and batched gets, queries (the thread index too), and transactions' checks. */
 const tableReadActions = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem'];
 /** And to write: conditional puts, updates and deletes, alone or inside TransactWriteItems. */
 const tableWriteActions = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'];
+
+/** Provider webhooks must answer fast (Twilio waits 15 s at most); the work they defer goes to SQS. */
 const webhookTimeout = Duration.seconds(10);
 const staffTimeout = Duration.seconds(10);
 const consumerTimeout = Duration.seconds(60);
