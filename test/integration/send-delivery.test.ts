@@ -64,6 +64,32 @@ function depsWith(sender: ChannelSender): DeliverDeps {
   return { senderFor: () => sender, now: () => new Date(Date.now() + 2 * HOUR) };
 }
 
+/**
+ * Runs `act` with `race` run once, just before the first TransactWriteItems this process sends (the
+ * sender's claim), from a middleware on the data module's own DynamoDB client: a change that lands
+ * between the sender's checks and its claim, on the real DynamoDB Local. Says whether `race` ran.
+ */
+async function withRaceBeforeClaim<T>(race: () => Promise<unknown>, act: () => Promise<T>): Promise<{ result: T; raced: boolean }> {
+  const { dynamoClient } = await import('#shared/data/client.ts');
+  const name = `race-before-claim-${randomBytes(4).toString('hex')}`;
+  let raced = false;
+  dynamoClient.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (!raced && context.commandName === 'TransactWriteItemsCommand') {
+        raced = true;
+        await race();
+      }
+      return next(args);
+    },
+    { step: 'initialize', name },
+  );
+  try {
+    return { result: await act(), raced };
+  } finally {
+    dynamoClient.middlewareStack.remove(name);
+  }
+}
+
 /** A message queued for an hour from now: the stack's consumer leaves it alone. */
 async function heldMessage(body: Partial<Parameters<typeof modules.sendMessage>[0]> = {}) {
   const customer = await newCustomer();
@@ -299,25 +325,11 @@ describe('the sender’s claim', () => {
     // And the sender, whose consent read raced the STOP, marks the message failed without a provider call.
     const raced = await heldMessage();
     const { calls, sender } = fakeSender();
-    const { dynamoClient } = await import('#shared/data/client.ts');
-    const name = `stop-before-claim-${randomBytes(4).toString('hex')}`;
-    let injected = false;
-    dynamoClient.middlewareStack.add(
-      (next, context) => async (args) => {
-        if (!injected && context.commandName === 'TransactWriteItemsCommand') {
-          injected = true;
-          await modules.setConsent({ customerId: raced.customer.customerId, channel: 'sms', status: 'opted_out', source: 'sms:STOP', actor: 'customer', now: new Date().toISOString() });
-        }
-        return next(args);
-      },
-      { step: 'initialize', name },
+    const outcome = await withRaceBeforeClaim(
+      () => modules.setConsent({ customerId: raced.customer.customerId, channel: 'sms', status: 'opted_out', source: 'sms:STOP', actor: 'customer', now: new Date().toISOString() }),
+      () => modules.deliverOutbound(raced.job, depsWith(sender)),
     );
-    try {
-      expect(await modules.deliverOutbound(raced.job, depsWith(sender))).toEqual({ result: 'failed' });
-    } finally {
-      dynamoClient.middlewareStack.remove(name);
-    }
-    expect(injected).toBe(true);
+    expect(outcome).toEqual({ result: { result: 'failed' }, raced: true });
     expect(calls).toHaveLength(0);
     expect(await messageIn(raced.job.conversationId, raced.job.messageId)).toMatchObject({ status: 'failed', failureReason: 'opted_out' });
   });
@@ -336,21 +348,12 @@ describe('a merge that moves the thread while a message is being sent', () => {
   it('sends the message from where it lives now when the move lands just before the claim', async () => {
     const { customer, job } = await heldMessage();
     const { calls, sender } = fakeSender();
-    const { dynamoClient } = await import('#shared/data/client.ts');
-    const name = `merge-before-claim-${randomBytes(4).toString('hex')}`;
     let survivor: Awaited<ReturnType<typeof mergeAway>> | undefined;
-    dynamoClient.middlewareStack.add(
-      (next, context) => async (args) => {
-        if (!survivor && context.commandName === 'TransactWriteItemsCommand') survivor = await mergeAway(customer.customerId);
-        return next(args);
-      },
-      { step: 'initialize', name },
+    const outcome = await withRaceBeforeClaim(
+      async () => (survivor = await mergeAway(customer.customerId)),
+      () => modules.deliverOutbound(job, depsWith(sender)),
     );
-    try {
-      expect(await modules.deliverOutbound(job, depsWith(sender))).toEqual({ result: 'sent' });
-    } finally {
-      dynamoClient.middlewareStack.remove(name);
-    }
+    expect(outcome).toEqual({ result: { result: 'sent' }, raced: true });
     expect(calls).toHaveLength(1);
     expect(await messageIn(survivor!.conversationId, job.messageId)).toMatchObject({ status: 'sent', providerMessageId: expect.stringMatching(/^SM/), sendAttempts: 1 });
     expect(await modules.store.getOutboundMessage(job.conversationId, job.messageId)).toBeUndefined(); // gone from the absorbed thread
@@ -376,27 +379,15 @@ describe('a merge that moves the thread while a message is being sent', () => {
     const { customer, job } = await heldMessage();
     const { markCustomerMerged } = await import('#shared/data/conversation-store.ts');
     const { calls, sender } = fakeSender();
-    const { dynamoClient } = await import('#shared/data/client.ts');
-    const name = `merge-and-stop-${randomBytes(4).toString('hex')}`;
-    let injected = false;
-    dynamoClient.middlewareStack.add(
-      (next, context) => async (args) => {
-        if (!injected && context.commandName === 'TransactWriteItemsCommand') {
-          injected = true;
-          const survivor = await newCustomer();
-          await markCustomerMerged(customer.customerId, survivor.customerId, new Date().toISOString());
-          await modules.setConsent({ customerId: survivor.customerId, channel: 'sms', status: 'opted_out', source: 'sms:STOP', actor: 'customer', now: new Date().toISOString() });
-        }
-        return next(args);
+    const outcome = await withRaceBeforeClaim(
+      async () => {
+        const survivor = await newCustomer();
+        await markCustomerMerged(customer.customerId, survivor.customerId, new Date().toISOString());
+        await modules.setConsent({ customerId: survivor.customerId, channel: 'sms', status: 'opted_out', source: 'sms:STOP', actor: 'customer', now: new Date().toISOString() });
       },
-      { step: 'initialize', name },
+      () => modules.deliverOutbound(job, depsWith(sender)),
     );
-    try {
-      expect(await modules.deliverOutbound(job, depsWith(sender))).toEqual({ result: 'failed' });
-    } finally {
-      dynamoClient.middlewareStack.remove(name);
-    }
-    expect(injected).toBe(true);
+    expect(outcome).toEqual({ result: { result: 'failed' }, raced: true });
     expect(calls).toHaveLength(0);
     expect(await modules.store.getOutboundMessage(job.conversationId, job.messageId)).toMatchObject({ status: 'failed', failureReason: 'opted_out' });
   });
