@@ -63,6 +63,30 @@ export async function getCustomerWithConsent(customerId: string, channel: Channe
 }
 
 /**
+ * The channels a customer opted out of, each with when they asked (`requestedAt`, or the time it was
+ * recorded for a change written before request times were kept): what a merge carries to the survivor.
+ *
+ * @example
+ * ```ts
+ * const optOuts = await listOptOuts(customerId); // [{ channel: 'sms', requestedAt: '2026-…' }]
+ * ```
+ */
+export async function listOptOuts(customerId: string): Promise<Array<{ channel: Channel; requestedAt?: string }>> {
+  const { Items = [] } = await documentClient.send(
+    new QueryCommand({
+      TableName: getTableName(),
+      KeyConditionExpression: `${PK} = :pk AND begins_with(${SK}, :prefix)`,
+      ExpressionAttributeValues: { ':pk': customerKey(customerId)[PK], ':prefix': CONSENT_SK_PREFIX },
+      ConsistentRead: true,
+    }),
+  );
+  return Items.filter((item) => channels.includes(item.channel as Channel) && item.status === 'opted_out').map((item) => {
+    const requestedAt = typeof item.requestedAt === 'string' ? item.requestedAt : typeof item.updatedAt === 'string' ? item.updatedAt : undefined;
+    return { channel: item.channel as Channel, ...(requestedAt !== undefined ? { requestedAt } : {}) };
+  });
+}
+
+/**
  * A customer's consent on every channel (channels never changed are `opted_in`): one Query.
  *
  * @example

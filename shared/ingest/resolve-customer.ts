@@ -1,6 +1,6 @@
 import { conversationIdOf, newCustomerIds } from '#shared/domain/ids.ts';
-import { channels, type IdentityRef } from '#shared/domain/message.ts';
-import { listConsent, setConsent } from '#shared/data/consent-store.ts';
+import type { IdentityRef } from '#shared/domain/message.ts';
+import { listOptOuts, setConsent } from '#shared/data/consent-store.ts';
 import {
   addCustomerIdentities,
   claimIdentity,
@@ -108,19 +108,19 @@ export async function sweepMerged(fromCustomerId: string, toCustomerId: string, 
 }
 
 /**
- * Repoints the absorbed customer's identities, carries its opt-outs over (an opt-out is never lost by a
- * merge: the stricter choice wins) and moves its thread into the survivor's.
+ * Repoints the absorbed customer's identities, carries its opt-outs over (each dated when the customer
+ * asked: it applies unless the survivor's record holds a later word from the customer, such as a START
+ * sent after it) and moves its thread into the survivor's.
  */
 async function finishMerge(absorbed: string, survivor: string, now: string): Promise<void> {
   const record = await getCustomer(absorbed, { consistent: true });
   const labels = record?.identities ?? [];
   await Promise.all(labels.map((label) => repointIdentity(parseIdentityLabel(label), absorbed, survivor, now)));
   await addCustomerIdentities(survivor, labels);
-  const consent = await listConsent(absorbed);
-  for (const channel of channels) {
-    if (consent[channel] === 'opted_out') {
-      await setConsent({ customerId: survivor, channel, status: 'opted_out', source: `merge:${absorbed}`, actor: 'system:merge', now });
-    }
+  // Dated when the customer asked, not now: the sweep runs this again a minute later, by when the
+  // customer may have texted START to the survivor; that later word must stand.
+  for (const { channel, requestedAt } of await listOptOuts(absorbed)) {
+    await setConsent({ customerId: survivor, channel, status: 'opted_out', source: `merge:${absorbed}`, actor: 'system:merge', now, ...(requestedAt !== undefined ? { requestedAt } : {}) });
   }
   await moveThread(conversationIdOf(absorbed), conversationIdOf(survivor), survivor);
 }

@@ -189,3 +189,59 @@ describe('claiming an identity for a customer', () => {
     expect(commands[0]).toMatch(/^Get(Item)?Command$/);
   });
 });
+
+describe('what a merge does with the absorbed customer’s opt-outs', () => {
+  let restore: () => void;
+  let store: typeof import('#shared/data/conversation-store.ts');
+  let resolve: typeof import('#shared/ingest/resolve-customer.ts');
+  let consent: typeof import('#shared/data/consent-store.ts');
+  beforeAll(async () => {
+    restore = applyStackEnv();
+    store = await import('#shared/data/conversation-store.ts');
+    resolve = await import('#shared/ingest/resolve-customer.ts');
+    consent = await import('#shared/data/consent-store.ts');
+  });
+  afterAll(() => restore());
+
+  /** The survivor (id sorting first) and the customer it absorbs (last), each with a chat identity. */
+  async function pair() {
+    const make = async (first: '0' | 'f') => {
+      const customerId = customerIdSorting(first);
+      expect(await store.createCustomerWithIdentity({ customerId, conversationId: `conv_${customerId.slice(4)}`, identity: chat(), now: new Date().toISOString() })).toBe(true);
+      return customerId;
+    };
+    return { survivor: await make('0'), absorbed: await make('f') };
+  }
+  const at = (minutesAgo: number) => new Date(Date.now() - minutesAgo * 60_000).toISOString();
+  const sms = (customerId: string, status: 'opted_in' | 'opted_out', requestedAt: string) =>
+    consent.setConsent({ customerId, channel: 'sms', status, source: 'sms:keyword', actor: 'customer', now: new Date().toISOString(), requestedAt });
+
+  it('carries an opt-out to the survivor, and leaves the other channels alone', async () => {
+    const { survivor, absorbed } = await pair();
+    await sms(absorbed, 'opted_out', at(10));
+    await resolve.mergeCustomers(survivor, absorbed, new Date().toISOString(), noQueue);
+    expect(await consent.listConsent(survivor)).toMatchObject({ sms: 'opted_out', email: 'opted_in', chat: 'opted_in', voice: 'opted_in' });
+  });
+
+  it('carries it even over an older START of the survivor (the later word is the STOP)', async () => {
+    const { survivor, absorbed } = await pair();
+    await sms(survivor, 'opted_out', at(60));
+    await sms(survivor, 'opted_in', at(30));
+    await sms(absorbed, 'opted_out', at(10));
+    await resolve.mergeCustomers(survivor, absorbed, new Date().toISOString(), noQueue);
+    expect((await consent.listConsent(survivor)).sms).toBe('opted_out');
+  });
+
+  it('keeps a START the customer sent to the survivor after the merge when the sweep runs the merge again', async () => {
+    // Prepare: the merge carried the STOP; then the customer texts START (to the survivor now).
+    const { survivor, absorbed } = await pair();
+    await sms(absorbed, 'opted_out', at(10));
+    await resolve.mergeCustomers(survivor, absorbed, at(1), noQueue);
+    expect((await consent.listConsent(survivor)).sms).toBe('opted_out');
+    await sms(survivor, 'opted_in', new Date().toISOString());
+    // Act: the merge's delayed sweep
+    await resolve.sweepMerged(absorbed, survivor, new Date().toISOString(), noQueue);
+    // Assess
+    expect((await consent.listConsent(survivor)).sms).toBe('opted_in');
+  });
+});
