@@ -86,30 +86,33 @@ const MAX_RESERVE_ATTEMPTS = 10;
  * window starts: now, or when the window reserved last (by any broadcast, from any handler) ends. So
  * broadcasts on one channel take turns at the configured rate instead of each sending at the full rate
  * (two at once would otherwise double what a Twilio long code is asked to send). An optimistic,
- * conditional write on one item per channel; a reservation that lost a race reads again.
+ * conditional write on one item per channel; a reservation that lost a race reads again. Nothing is
+ * reserved when the window would end after `latestEnd`: the answer then says until when the channel is
+ * booked.
  *
  * @example
  * ```ts
- * const start = await reservePacingWindow('sms', 120, new Date()); // this broadcast's messages go out from `start` on
+ * const window = await reservePacingWindow('sms', 120, new Date(), latestEnd); // { start } or { bookedUntil }
  * ```
  */
-export async function reservePacingWindow(channel: Channel, seconds: number, now: Date): Promise<Date> {
+export async function reservePacingWindow(channel: Channel, seconds: number, now: Date, latestEnd: Date): Promise<{ start: Date } | { bookedUntil: Date }> {
   const TableName = getTableName();
   const Key = pacingKey(channel);
   for (let attempt = 1; ; attempt++) {
     const { Item } = await documentClient.send(new GetCommand({ TableName, Key, ConsistentRead: true }));
     const reservedUntil = typeof Item?.reservedUntil === 'number' ? Item.reservedUntil : undefined;
     const startMs = Math.max(now.getTime(), reservedUntil ?? 0);
+    if (startMs + seconds * 1000 > latestEnd.getTime()) return { bookedUntil: new Date(startMs) };
     try {
       await documentClient.send(
         new PutCommand({
           TableName,
-          Item: { ...Key, channel, reservedUntil: startMs + Math.ceil(seconds * 1000), updatedAt: now.toISOString() },
+          Item: { ...Key, channel, reservedUntil: startMs + seconds * 1000, updatedAt: now.toISOString() },
           ConditionExpression: reservedUntil === undefined ? `attribute_not_exists(${PK})` : 'reservedUntil = :seen',
           ...(reservedUntil === undefined ? {} : { ExpressionAttributeValues: { ':seen': reservedUntil } }),
         }),
       );
-      return new Date(startMs);
+      return { start: new Date(startMs) };
     } catch (err) {
       if (!isConditionFailure(err) || attempt >= MAX_RESERVE_ATTEMPTS) throw err;
     }

@@ -13,6 +13,13 @@ import { sendMessage as queueMessage, type SendMessageCommand, type SendMessageR
 import { renderTemplate } from '#shared/templates/render.ts';
 import { smsInfo } from '#shared/templates/sms-segments.ts';
 
+/**
+ * How far ahead a broadcast's window may end: the outbound queue keeps a job 4 days, so a message held
+ * longer would be dropped by SQS before its slot. Beyond it, the broadcast is refused (409
+ * `pacing_backlog`), naming when the channel is free.
+ */
+export const MAX_PACING_HORIZON_SECONDS = 3 * 24 * 3600;
+
 /** Most customers one broadcast takes: the request is answered once every message is queued. */
 export const MAX_BROADCAST_CUSTOMERS = 1000;
 /** A broadcast's JSON body: 1000 customers with their own variables fit well within it. */
@@ -144,7 +151,16 @@ export async function startBroadcast(cmd: BroadcastCommand, deps: BroadcastDeps 
 
   // 3. pace (this broadcast's turn on the channel), record, queue
   const slots = candidates.reduce((sum, c) => sum + c.cost, 0);
-  const start = candidates.length > 0 ? await reservePacingWindow(cmd.channel, slots / rate, deps.now()) : deps.now();
+  // Whole seconds: message k goes at start + floor(slot_k / rate) s, so the last one's second is all its own.
+  const now = deps.now();
+  const window = candidates.length > 0 ? await reservePacingWindow(cmd.channel, Math.ceil(slots / rate), now, new Date(now.getTime() + MAX_PACING_HORIZON_SECONDS * 1000)) : { start: now };
+  if ('bookedUntil' in window) {
+    throw new StateConflictError(
+      'pacing_backlog',
+      `Broadcasts on ${cmd.channel} are booked until ${window.bookedUntil.toISOString()}; this one would end more than ${MAX_PACING_HORIZON_SECONDS / 3600} hours ahead. Send it later or to fewer customers.`,
+    );
+  }
+  const start = window.start;
   const broadcastId = `bc_${randomUUID().replaceAll('-', '')}`;
   await recordBroadcast({
     broadcastId,

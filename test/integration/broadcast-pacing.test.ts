@@ -117,6 +117,34 @@ describe('broadcast use case: pacing and time budget', () => {
     expect(at(second)).toEqual([2, 3, 4]);
   });
 
+  it('reserves whole seconds, so at a fractional rate the next broadcast never shares the last second of the one before', async () => {
+    const customers = await chatCustomers(7);
+    const templateId = await approvedChatTemplate();
+    const ids = customers.map((c) => c.customerId);
+    const deps = { ...recordingSender(), now: () => start, ratePerSecond: () => 3 };
+    const first = await broadcast.startBroadcast({ templateId, channel: 'chat', customerIds: ids.slice(0, 4), createdBy: 'agent-1' }, deps);
+    const second = await broadcast.startBroadcast({ templateId, channel: 'chat', customerIds: ids.slice(4), createdBy: 'agent-1' }, deps);
+    const at = (r: typeof first) => r.accepted.map((a) => (Date.parse(a.notBefore) - start.getTime()) / 1000);
+    expect(at(first)).toEqual([0, 0, 0, 1]);
+    expect(at(second)).toEqual([2, 2, 2]);
+  });
+
+  it('refuses a broadcast (409 pacing_backlog, nothing queued) whose window would end beyond what the outbound queue keeps', async () => {
+    // Prepare: one broadcast books the channel for the whole horizon
+    const customers = await chatCustomers(3);
+    const templateId = await approvedChatTemplate();
+    const ids = customers.map((c) => c.customerId);
+    const slow = { ...recordingSender(), now: () => start, ratePerSecond: () => 1 / broadcast.MAX_PACING_HORIZON_SECONDS };
+    expect((await broadcast.startBroadcast({ templateId, channel: 'chat', customerIds: ids.slice(0, 1), createdBy: 'agent-1' }, slow)).accepted).toHaveLength(1);
+    // Act
+    const { sent, sendMessage } = recordingSender();
+    const refused = broadcast.startBroadcast({ templateId, channel: 'chat', customerIds: ids.slice(1), createdBy: 'agent-2' }, { sendMessage, now: () => start, ratePerSecond: () => 1 });
+    // Assess
+    await expect(refused).rejects.toMatchObject({ code: 'pacing_backlog', message: expect.stringContaining('booked until 2030-01-04T00:00:00.000Z') });
+    expect(sent).toEqual([]);
+    for (const c of customers.slice(1)) expect(await outboundOf(c.conversationId)).toEqual([]);
+  });
+
   it('gives broadcasts started at the same time windows that do not overlap', async () => {
     const customers = await chatCustomers(6);
     const templateId = await approvedChatTemplate();
