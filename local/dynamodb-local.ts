@@ -57,7 +57,7 @@ const OUTPUT_TAIL_CHARS = 4000;
 export async function startDynamoDbLocal(options: StartDynamoDbLocalOptions): Promise<DynamoDbLocal> {
   const { port, dbPath, pidFile, timeoutMs = 60_000, inMemory = false } = options;
   mkdirSync(dbPath, { recursive: true });
-  await stopOrphanedJvm(pidFile, dbPath);
+  await stopOrphanedJvm(pidFile, dbPath, port);
   // After our own orphan is gone: anything still on the port is someone else's, whose answers would
   // otherwise pass for ours.
   await assertPortFree(port, 'DYNAMODB_PORT');
@@ -256,13 +256,15 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
  * The next start stops it, but only when /proc proves the recorded pid is still a DynamoDB Local on this
  * very database path (never a pid the OS has since given to something else).
  */
-async function stopOrphanedJvm(pidFile: string, dbPath: string): Promise<void> {
+async function stopOrphanedJvm(pidFile: string, dbPath: string, port: number): Promise<void> {
   if (!existsSync(pidFile)) return;
   const pid = Number.parseInt(readFileSync(pidFile, 'utf8').trim(), 10);
   const cmdlineFile = `/proc/${pid}/cmdline`;
   if (Number.isInteger(pid) && pid > 1 && existsSync(cmdlineFile)) {
     const cmdline = readFileSync(cmdlineFile, 'utf8').split('\0');
-    if (cmdline.some((arg) => arg.includes('DynamoDBLocal')) && cmdline.includes(dbPath)) {
+    // Ours: the pid file's JVM on this data dir, or (in memory, no data dir) on this data dir's pid file and this port.
+    const onPort = cmdline.includes('-inMemory') && cmdline[cmdline.indexOf('-port') + 1] === String(port);
+    if (cmdline.some((arg) => arg.includes('DynamoDBLocal')) && (cmdline.includes(dbPath) || onPort)) {
       process.stderr.write(`local stack: stopping DynamoDB Local (pid ${pid}) left running by an earlier stack\n`);
       signalGroup(pid, 'SIGKILL');
       const deadline = Date.now() + 5000;

@@ -1,4 +1,4 @@
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 
 /**
  * A TCP port that is free on 127.0.0.1 right now. Used for DynamoDB Local, which (being a JVM child)
@@ -46,12 +46,19 @@ export async function resolvePort(wanted: number): Promise<number> {
  * ```
  */
 export async function assertPortFree(port: number, name: string): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(err.code === 'EADDRINUSE' ? new Error(`${name} ${port} is already in use on 127.0.0.1: stop what listens there, or choose another (0 picks a free one)`) : err),
-    );
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve()));
+  // Connect rather than bind: a listener on 0.0.0.0 or with SO_REUSEADDR can let a bind on 127.0.0.1 succeed.
+  const listening = await new Promise<boolean>((resolve) => {
+    const socket = connect({ port, host: '127.0.0.1' });
+    socket.setTimeout(1000);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(true); // something holds the port without answering
+    });
+    socket.once('error', () => resolve(false)); // ECONNREFUSED: nobody listens
   });
+  if (listening) throw new Error(`${name} ${port} is already in use on 127.0.0.1: stop what listens there, or choose another (0 picks a free one)`);
 }

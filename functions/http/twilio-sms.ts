@@ -9,6 +9,7 @@ import { httpHandler } from '#shared/http/http-handler.ts';
 import { twiml } from '#shared/http/responses.ts';
 import { findMessageFollowingMerge } from '#shared/ingest/follow-merge.ts';
 import { defaultIngestDeps, ingestInbound } from '#shared/ingest/ingest-inbound.ts';
+import { rootCustomer } from '#shared/ingest/resolve-customer.ts';
 import { logger } from '#shared/logger.ts';
 import { classifySmsKeyword } from '#shared/outbound/consent-keywords.ts';
 import { recordAutomatedReply } from '#shared/outbound/automated-reply.ts';
@@ -58,7 +59,7 @@ export const handler = httpHandler(async (event) => {
     if (!keyword.reply) return twiml(EMPTY_TWIML);
     // Twilio blocks every message to a number that texted STOP (21610): a reply would not go out, and the
     // thread would show an automated message `sent` that never was.
-    if ((await getCustomerWithConsent(customerId, 'sms')).consent === 'opted_out') return twiml(EMPTY_TWIML);
+    if (await optedOutOfSms(customerId)) return twiml(EMPTY_TWIML);
     const helpText = requireEnv('SMS_HELP_TEXT');
     await recordAutomatedReply({ customerId, inReplyTo: params.MessageSid, to: identity.phone(params.From).value, body: helpText, source: 'system:sms-help' });
     return twiml(helpTwiml(helpText));
@@ -79,6 +80,14 @@ async function storedAt(conversationId: string, messageId: string): Promise<stri
   if (stored) return stored.createdAt;
   logger.warn('retried keyword message not found, dated now', { conversationId, messageId });
   return new Date().toISOString();
+}
+
+/** The customer's SMS consent, or, while a merge of it is under way, also the survivor's (opt-outs land there). */
+async function optedOutOfSms(customerId: string): Promise<boolean> {
+  const { customer, consent } = await getCustomerWithConsent(customerId, 'sms');
+  if (consent === 'opted_out') return true;
+  if (!customer?.mergedInto) return false;
+  return (await getCustomerWithConsent(await rootCustomer(customerId), 'sms')).consent === 'opted_out';
 }
 
 /** `<Response><Message>SMS_HELP_TEXT</Message></Response>`, XML-escaped by twilio's TwiML builder. */

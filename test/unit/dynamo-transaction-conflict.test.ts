@@ -1,7 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { retryTransactionConflicts } from '#shared/data/client.ts';
+import { dynamoClient, retryTransactionConflicts } from '#shared/data/client.ts';
 import { startFakeServer, type FakeAnswer, type FakeRequest, type RunningServer } from '#test/fakes/http-server.ts';
 
 /*
@@ -40,6 +40,10 @@ const client = () =>
 const update = new UpdateCommand({ TableName: 't', Key: { pk: 'CONSENT', sk: 'x' }, UpdateExpression: 'SET a = :a', ExpressionAttributeValues: { ':a': 1 } });
 
 describe('retrying transaction conflicts', () => {
+  it('is on the data module’s own client', () => {
+    expect(dynamoClient.middlewareStack.identify().some((entry) => entry.startsWith('retryTransactionConflicts'))).toBe(true);
+  });
+
   it('sends a single-item write again after TransactionConflictException, and it succeeds', async () => {
     answers.push(awsError('TransactionConflictException'), awsError('TransactionConflictException'));
     await expect(client().send(update)).resolves.toBeDefined();
