@@ -29,6 +29,9 @@ class NotYetError extends Error {
   }
 }
 
+/** When a job that failed before any provider call comes back (its receives count toward the DLQ). */
+const FAULT_RETRY_SECONDS = 60;
+
 /** Hidden for the wait, then redelivered; a failed change only means an earlier retry. */
 async function hide(record: SQSRecord, seconds: number): Promise<void> {
   await sqsOutboundQueue.hideFor(record.receiptHandle, seconds).catch((err: unknown) =>
@@ -81,7 +84,18 @@ function fifoGroups(records: readonly SQSRecord[]) {
 async function deliverRecord(record: SQSRecord): Promise<void> {
   const job = parseJob(record, jobSchema, 'outbound');
   if (!job) return;
-  const outcome = await deliverOutbound(job);
+  let outcome: Awaited<ReturnType<typeof deliverOutbound>>;
+  try {
+    outcome = await deliverOutbound(job);
+  } catch (err) {
+    // A fault before any provider call (the store, a secret, a channel's settings): logged, and tried
+    // again in a minute rather than after the queue's 6-minute visibility timeout, which would hold the
+    // conversation's group that long each time. Name and message only: a cause may quote an address.
+    const error = err instanceof Error ? { name: err.name, message: err.message } : { name: typeof err };
+    logger.error('send job failed before any provider call; retried', { conversationId: job.conversationId, messageId: job.messageId, error });
+    await hide(record, FAULT_RETRY_SECONDS);
+    throw new NotYetError('fault', FAULT_RETRY_SECONDS);
+  }
   if (outcome.result !== 'later') return;
   await hide(record, outcome.retryInSeconds);
   throw new NotYetError(outcome.why, outcome.retryInSeconds);

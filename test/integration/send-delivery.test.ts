@@ -518,6 +518,69 @@ describe('the outbound consumer', () => {
     expect(hidden.has('not-a-receipt-r3')).toBe(false);
   });
 
+  it('retries a job whose send failed before any provider call (a store fault) in a minute, and the one behind it as long', async () => {
+    // Prepare: two queued messages of one conversation; the store fails reading the first.
+    const customer = await newCustomer();
+    const queued = async (body: string) =>
+      modules.store.appendOutboundMessage({
+        messageId: `msg_${randomBytes(16).toString('hex')}`,
+        conversationId: customer.conversationId,
+        customerId: customer.customerId,
+        channel: 'sms',
+        direction: 'outbound',
+        body,
+        createdAt: new Date().toISOString(),
+        to: customer.phone!,
+        sentBy: 'agent-under-test',
+        automated: false,
+      });
+    const [first, second] = [await queued('first'), await queued('second')];
+    const record = (id: string, messageId: string) => ({
+      messageId: id,
+      receiptHandle: `not-a-receipt-${id}`,
+      body: JSON.stringify({ messageId, conversationId: customer.conversationId }),
+      attributes: { ApproximateReceiveCount: '1', SentTimestamp: '0', SenderId: 'x', ApproximateFirstReceiveTimestamp: '0', MessageGroupId: customer.conversationId },
+      messageAttributes: {},
+      md5OfBody: '',
+      eventSource: 'aws:sqs',
+      eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:outbound.fifo',
+      awsRegion: 'us-east-1',
+    });
+    const { dynamoClient } = await import('#shared/data/client.ts');
+    const { outboundSqsClient } = await import('#shared/adapters/sqs/outbound-queue.adapter.ts');
+    const hidden = new Map<string, number>();
+    const names = [`store-fault-${randomBytes(4).toString('hex')}`, `watch-${randomBytes(4).toString('hex')}`];
+    dynamoClient.middlewareStack.add(
+      (next) => async (args) => {
+        const key = (args.input as { Key?: Record<string, unknown> }).Key;
+        if (key?.sk === `MSG#${first.messageId}`) throw Object.assign(new Error('Service unavailable'), { name: 'InternalServerError' });
+        return next(args);
+      },
+      { step: 'initialize', name: names[0] },
+    );
+    outboundSqsClient.middlewareStack.add(
+      (next) => async (args) => {
+        const input = args.input as { ReceiptHandle?: string; VisibilityTimeout?: number };
+        if (input.ReceiptHandle !== undefined && input.VisibilityTimeout !== undefined) hidden.set(input.ReceiptHandle, input.VisibilityTimeout);
+        return next(args);
+      },
+      { step: 'initialize', name: names[1] },
+    );
+    // Act
+    let result;
+    try {
+      result = await modules.handler({ Records: [record('f1', first.messageId), record('f2', second.messageId)] } as never, modules.createLambdaContext('OutboundSender', 30_000));
+    } finally {
+      dynamoClient.middlewareStack.remove(names[0]!);
+      outboundSqsClient.middlewareStack.remove(names[1]!);
+    }
+    // Assess: both back in a minute, in order, neither sent
+    expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: 'f1' }, { itemIdentifier: 'f2' }] });
+    expect(Object.fromEntries(hidden)).toEqual({ 'not-a-receipt-f1': 60, 'not-a-receipt-f2': 60 });
+    expect(await messageIn(customer.conversationId, first.messageId)).toMatchObject({ status: 'queued' });
+    expect(await messageIn(customer.conversationId, second.messageId)).toMatchObject({ status: 'queued' });
+  });
+
   it('sends once when the same job is delivered twice', async () => {
     // Prepare: a message the consumer sent.
     const customer = await newCustomer();
