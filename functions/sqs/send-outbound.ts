@@ -29,8 +29,13 @@ class NotYetError extends Error {
   }
 }
 
-/** When a job that failed before any provider call comes back (its receives count toward the DLQ). */
-const FAULT_RETRY_SECONDS = 60;
+/**
+ * When a job that failed on a fault comes back: 1, 2, 4, 8 minutes, then every 15, so the queue's 50
+ * receives before the DLQ span about 12 hours of an outage.
+ */
+function faultBackoffSeconds(receives: number): number {
+  return Math.min(900, 60 * 2 ** Math.min(10, Math.max(0, receives - 1)));
+}
 
 /** Hidden for the wait, then redelivered; a failed change only means an earlier retry. */
 async function hide(record: SQSRecord, seconds: number): Promise<void> {
@@ -88,13 +93,15 @@ async function deliverRecord(record: SQSRecord): Promise<void> {
   try {
     outcome = await deliverOutbound(job);
   } catch (err) {
-    // A fault before any provider call (the store, a secret, a channel's settings): logged, and tried
-    // again in a minute rather than after the queue's 6-minute visibility timeout, which would hold the
-    // conversation's group that long each time. Name and message only: a cause may quote an address.
+    // A fault (the store, a secret, a channel's settings): logged, and tried again with a backoff from a
+    // minute up rather than after the queue's 6-minute visibility timeout each time, which would hold the
+    // conversation's group that long. (A fault after the provider call leaves the message `sending`,
+    // which the retry skips: no second call.) Name and message only: a cause may quote an address.
     const error = err instanceof Error ? { name: err.name, message: err.message } : { name: typeof err };
-    logger.error('send job failed before any provider call; retried', { conversationId: job.conversationId, messageId: job.messageId, error });
-    await hide(record, FAULT_RETRY_SECONDS);
-    throw new NotYetError('fault', FAULT_RETRY_SECONDS);
+    const retryInSeconds = faultBackoffSeconds(Number.parseInt(record.attributes.ApproximateReceiveCount, 10) || 1);
+    logger.error('send job failed; retried', { conversationId: job.conversationId, messageId: job.messageId, retryInSeconds, error });
+    await hide(record, retryInSeconds);
+    throw new NotYetError('fault', retryInSeconds);
   }
   if (outcome.result !== 'later') return;
   await hide(record, outcome.retryInSeconds);

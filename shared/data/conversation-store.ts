@@ -22,6 +22,8 @@ export type CustomerRecord = {
   displayName?: string;
   createdAt: string;
   mergedInto?: string;
+  /** When it was marked merged into `mergedInto`. */
+  mergedAt?: string;
 };
 
 export type StoredMessage = Message & { customerId: string };
@@ -60,6 +62,7 @@ export function toCustomer(item: Record<string, unknown>): CustomerRecord {
     ...(item.displayName ? { displayName: item.displayName as string } : {}),
     createdAt: item.createdAt as string,
     ...(item.mergedInto ? { mergedInto: item.mergedInto as string } : {}),
+    ...(typeof item.mergedAt === 'string' ? { mergedAt: item.mergedAt } : {}),
   };
 }
 

@@ -108,20 +108,23 @@ export async function sweepMerged(fromCustomerId: string, toCustomerId: string, 
 }
 
 /**
- * Repoints the absorbed customer's identities, carries its opt-outs over (each dated when the customer
- * asked: it applies unless the survivor's record holds a later word from the customer, such as a START
- * sent after it) and moves its thread into the survivor's.
+ * Carries the absorbed customer's opt-outs over (the stricter choice at the merge; a START the customer
+ * sends the survivor afterwards stands), repoints its identities and moves its thread into the survivor's.
  */
 async function finishMerge(absorbed: string, survivor: string, now: string): Promise<void> {
   const record = await getCustomer(absorbed, { consistent: true });
+  // Opt-outs first: once an identity is repointed, its keywords and HELP go to the survivor, which must
+  // already hold the opt-outs. Each is dated the later of when the customer asked and when the merge was
+  // marked: a survivor's START from before the merge yields to it (the stricter choice), while a START
+  // sent to the survivor after the merge stands when the sweep runs this again a minute later.
+  const mergedAt = record?.mergedAt ?? now;
+  for (const { channel, requestedAt } of await listOptOuts(absorbed)) {
+    const dated = requestedAt !== undefined && requestedAt > mergedAt ? requestedAt : mergedAt;
+    await setConsent({ customerId: survivor, channel, status: 'opted_out', source: `merge:${absorbed}`, actor: 'system:merge', now, requestedAt: dated });
+  }
   const labels = record?.identities ?? [];
   await Promise.all(labels.map((label) => repointIdentity(parseIdentityLabel(label), absorbed, survivor, now)));
   await addCustomerIdentities(survivor, labels);
-  // Dated when the customer asked, not now: the sweep runs this again a minute later, by when the
-  // customer may have texted START to the survivor; that later word must stand.
-  for (const { channel, requestedAt } of await listOptOuts(absorbed)) {
-    await setConsent({ customerId: survivor, channel, status: 'opted_out', source: `merge:${absorbed}`, actor: 'system:merge', now, ...(requestedAt !== undefined ? { requestedAt } : {}) });
-  }
   await moveThread(conversationIdOf(absorbed), conversationIdOf(survivor), survivor);
 }
 

@@ -155,9 +155,12 @@ export async function startBroadcast(cmd: BroadcastCommand, deps: BroadcastDeps 
   const now = deps.now();
   const window = candidates.length > 0 ? await reservePacingWindow(cmd.channel, Math.ceil(slots / rate), now, new Date(now.getTime() + MAX_PACING_HORIZON_SECONDS * 1000)) : { start: now };
   if ('bookedUntil' in window) {
+    const fits = Math.floor(MAX_PACING_HORIZON_SECONDS * rate);
     throw new StateConflictError(
       'pacing_backlog',
-      `Broadcasts on ${cmd.channel} are booked until ${window.bookedUntil.toISOString()}; this one would end more than ${MAX_PACING_HORIZON_SECONDS / 3600} hours ahead. Send it later or to fewer customers.`,
+      Math.ceil(slots / rate) > MAX_PACING_HORIZON_SECONDS
+        ? `This broadcast needs ${slots} ${cmd.channel} slots; at ${rate}/s at most ${fits} fit within ${MAX_PACING_HORIZON_SECONDS / 3600} hours. Send it to fewer customers at a time.`
+        : `Broadcasts on ${cmd.channel} are booked until ${window.bookedUntil.toISOString()}; this one would end more than ${MAX_PACING_HORIZON_SECONDS / 3600} hours ahead. Send it later or to fewer customers.`,
     );
   }
   const start = window.start;

@@ -141,6 +141,9 @@ describe('broadcast use case: pacing and time budget', () => {
     const refused = broadcast.startBroadcast({ templateId, channel: 'chat', customerIds: ids.slice(1), createdBy: 'agent-2' }, { sendMessage, now: () => start, ratePerSecond: () => 1 });
     // Assess
     await expect(refused).rejects.toMatchObject({ code: 'pacing_backlog', message: expect.stringContaining('booked until 2030-01-04T00:00:00.000Z') });
+    // One too big for the horizon on its own is told so, whatever the channel's bookings.
+    const tooBig = broadcast.startBroadcast({ templateId, channel: 'chat', customerIds: ids.slice(1), createdBy: 'agent-2' }, { sendMessage, now: () => start, ratePerSecond: () => 1 / broadcast.MAX_PACING_HORIZON_SECONDS });
+    await expect(tooBig).rejects.toMatchObject({ code: 'pacing_backlog', message: expect.stringContaining('needs 2 chat slots') });
     expect(sent).toEqual([]);
     for (const c of customers.slice(1)) expect(await outboundOf(c.conversationId)).toEqual([]);
   });

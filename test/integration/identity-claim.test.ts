@@ -232,6 +232,14 @@ describe('what a merge does with the absorbed customer’s opt-outs', () => {
     expect((await consent.listConsent(survivor)).sms).toBe('opted_out');
   });
 
+  it('carries it over a START the survivor’s other number sent after that STOP but before the merge (the stricter choice at the merge)', async () => {
+    const { survivor, absorbed } = await pair();
+    await sms(absorbed, 'opted_out', at(30));
+    await sms(survivor, 'opted_in', at(10));
+    await resolve.mergeCustomers(survivor, absorbed, new Date().toISOString(), noQueue);
+    expect((await consent.listConsent(survivor)).sms).toBe('opted_out');
+  });
+
   it('keeps a START the customer sent to the survivor after the merge when the sweep runs the merge again', async () => {
     // Prepare: the merge carried the STOP; then the customer texts START (to the survivor now).
     const { survivor, absorbed } = await pair();

@@ -518,7 +518,7 @@ describe('the outbound consumer', () => {
     expect(hidden.has('not-a-receipt-r3')).toBe(false);
   });
 
-  it('retries a job whose send failed before any provider call (a store fault) in a minute, and the one behind it as long', async () => {
+  it('retries a job whose send failed on a store fault in a minute (its first receive), and the one behind it as long', async () => {
     // Prepare: two queued messages of one conversation; the store fails reading the first.
     const customer = await newCustomer();
     const queued = async (body: string) =>
