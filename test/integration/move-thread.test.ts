@@ -144,10 +144,18 @@ describe('moving a thread during a merge', () => {
   });
 
   it('two runs of the same move at once, with a callback in between, leave every message once and the newest state', async () => {
+    // Prepare: real customers, the one merged into the other, so the callback (as Twilio's does) follows
+    // the merge when the other run has already deleted the source copy while it was being applied.
     const from = await thread(40);
     const to = await thread(0);
+    const now = new Date().toISOString();
+    for (const c of [from, to]) {
+      await m.store.createCustomerWithIdentity({ customerId: c.customerId, conversationId: c.conversationId, identity: { kind: 'chat', value: `user-${hex()}` }, now });
+    }
+    await m.store.markCustomerMerged(from.customerId, to.customerId, now);
+    const { applyDeliveryStatus } = await import('#shared/outbound/status-callbacks.ts');
     const remove = beforeFirstDeleteOf(from.conversationId, from.outboundId, () =>
-      m.outbound.advanceStatus(from.conversationId, from.outboundId, { status: 'delivered', providerMessageId: 'SM0001', now: new Date().toISOString() }),
+      applyDeliveryStatus({ conversationId: from.conversationId, messageId: from.outboundId, status: 'delivered', providerMessageId: 'SM0001' }),
     );
 
     try {
