@@ -62,6 +62,19 @@ export async function getCustomerWithConsent(customerId: string, channel: Channe
   return { customer: customerItem ? toCustomer(customerItem) : undefined, consent: (consentItem?.status as ConsentStatus | undefined) ?? DEFAULT_CONSENT };
 }
 
+/** A customer's consent items, one per channel ever changed (strongly consistent): one Query. */
+async function consentItems(customerId: string): Promise<Array<Record<string, unknown> & { channel: Channel }>> {
+  const { Items = [] } = await documentClient.send(
+    new QueryCommand({
+      TableName: getTableName(),
+      KeyConditionExpression: `${PK} = :pk AND begins_with(${SK}, :prefix)`,
+      ExpressionAttributeValues: { ':pk': customerKey(customerId)[PK], ':prefix': CONSENT_SK_PREFIX },
+      ConsistentRead: true,
+    }),
+  );
+  return Items.filter((item): item is Record<string, unknown> & { channel: Channel } => channels.includes(item.channel as Channel));
+}
+
 /**
  * The channels a customer opted out of, each with when they asked (`requestedAt`, or the time it was
  * recorded for a change written before request times were kept): what a merge carries to the survivor.
@@ -72,18 +85,12 @@ export async function getCustomerWithConsent(customerId: string, channel: Channe
  * ```
  */
 export async function listOptOuts(customerId: string): Promise<Array<{ channel: Channel; requestedAt?: string }>> {
-  const { Items = [] } = await documentClient.send(
-    new QueryCommand({
-      TableName: getTableName(),
-      KeyConditionExpression: `${PK} = :pk AND begins_with(${SK}, :prefix)`,
-      ExpressionAttributeValues: { ':pk': customerKey(customerId)[PK], ':prefix': CONSENT_SK_PREFIX },
-      ConsistentRead: true,
-    }),
-  );
-  return Items.filter((item) => channels.includes(item.channel as Channel) && item.status === 'opted_out').map((item) => {
-    const requestedAt = typeof item.requestedAt === 'string' ? item.requestedAt : typeof item.updatedAt === 'string' ? item.updatedAt : undefined;
-    return { channel: item.channel as Channel, ...(requestedAt !== undefined ? { requestedAt } : {}) };
-  });
+  return (await consentItems(customerId))
+    .filter((item) => item.status === 'opted_out')
+    .map((item) => {
+      const requestedAt = typeof item.requestedAt === 'string' ? item.requestedAt : typeof item.updatedAt === 'string' ? item.updatedAt : undefined;
+      return { channel: item.channel, ...(requestedAt !== undefined ? { requestedAt } : {}) };
+    });
 }
 
 /**
@@ -95,19 +102,8 @@ export async function listOptOuts(customerId: string): Promise<Array<{ channel: 
  * ```
  */
 export async function listConsent(customerId: string): Promise<Record<Channel, ConsentStatus>> {
-  const { Items = [] } = await documentClient.send(
-    new QueryCommand({
-      TableName: getTableName(),
-      KeyConditionExpression: `${PK} = :pk AND begins_with(${SK}, :prefix)`,
-      ExpressionAttributeValues: { ':pk': customerKey(customerId)[PK], ':prefix': CONSENT_SK_PREFIX },
-      ConsistentRead: true,
-    }),
-  );
   const state = Object.fromEntries(channels.map((c) => [c, DEFAULT_CONSENT])) as Record<Channel, ConsentStatus>;
-  for (const item of Items) {
-    const channel = item.channel as Channel;
-    if (channels.includes(channel)) state[channel] = item.status as ConsentStatus;
-  }
+  for (const item of await consentItems(customerId)) state[item.channel] = item.status as ConsentStatus;
   return state;
 }
 

@@ -17,6 +17,27 @@ export async function liveConversationId(conversationId: string): Promise<string
 }
 
 /**
+ * Runs a write on a message under the conversation named, and once more under the conversation the
+ * message lives in now when the write did not apply (`applied` false) and a merge has moved the thread
+ * meanwhile: a merge's move copies the message's state with it, so the write lands where readers see it.
+ *
+ * @example
+ * ```ts
+ * await writeFollowingMerge({ conversationId, messageId }, (at) => advanceStatus(at, messageId, change), (r) => r !== 'missing');
+ * ```
+ */
+export async function writeFollowingMerge<T>(
+  message: { conversationId: string; messageId: string },
+  write: (conversationId: string) => Promise<T>,
+  applied: (result: T) => boolean,
+): Promise<T> {
+  const result = await write(message.conversationId);
+  if (applied(result)) return result;
+  const now = await findMessageFollowingMerge(message.conversationId, message.messageId);
+  return now && now.conversationId !== message.conversationId ? write(now.conversationId) : result;
+}
+
+/**
  * A message by the conversation a job or callback named when it was queued, following a merge: a merge
  * moves the absorbed thread into the survivor's under the same message ids, so a message not (or no
  * longer) under `conversationId` is looked for under the live customer's conversation. Undefined when it

@@ -5,7 +5,7 @@ import type { StoredTemplateVersion } from '#shared/data/template-store.ts';
 import type { Channel } from '#shared/domain/message.ts';
 import type { RenderedContent } from '#shared/domain/template.ts';
 import { getCustomerWithConsent } from '#shared/data/consent-store.ts';
-import { findMessageFollowingMerge } from '#shared/ingest/follow-merge.ts';
+import { findMessageFollowingMerge, writeFollowingMerge } from '#shared/ingest/follow-merge.ts';
 import { rootCustomer } from '#shared/ingest/resolve-customer.ts';
 import { logger } from '#shared/logger.ts';
 import { unsubscribeUrl } from '#shared/outbound/unsubscribe-token.ts';
@@ -95,7 +95,7 @@ export async function deliverOutbound(job: DeliverJob, deps: DeliverDeps = defau
   }
 
   const fail = async (reason: string): Promise<DeliverOutcome> => {
-    await whereItLives(message, (at) => advanceStatus(at, messageId, { status: 'failed', failureReason: reason, now: deps.now().toISOString() }), (r) => r !== 'missing');
+    await writeFollowingMerge(message, (at) => advanceStatus(at, messageId, { status: 'failed', failureReason: reason, now: deps.now().toISOString() }), (r) => r !== 'missing');
     logger.info('outbound message not sent', { ...log, reason });
     return { result: 'failed' };
   };
@@ -141,7 +141,7 @@ export async function deliverOutbound(job: DeliverJob, deps: DeliverDeps = defau
     // The provider said no: the claim is given back. It may have said yes unheard: the message stays
     // `sending`, and the retry goes ahead only if no callback has named it by then (at most one send).
     const mark = outcomeUnknown ? markOutcomeUnknown : releaseClaim;
-    await whereItLives(message, (at) => mark(at, messageId, deps.now().toISOString()), (applied) => applied);
+    await writeFollowingMerge(message, (at) => mark(at, messageId, deps.now().toISOString()), (applied) => applied);
     const retryInSeconds = backoffSeconds(attempt);
     // Name and message only: a provider's answer (the error's cause) may quote the recipient.
     const error = err instanceof Error ? { name: err.name, message: err.message } : { name: typeof err };
@@ -150,21 +150,9 @@ export async function deliverOutbound(job: DeliverJob, deps: DeliverDeps = defau
   }
   // Outside the try: once the provider took the message, no failure here may lead to a second call.
   // Should this write fail, the message stays `sending` and a retried job skips it.
-  await whereItLives(message, (at) => recordSent(at, messageId, result, deps.now().toISOString()), (recorded) => recorded);
+  await writeFollowingMerge(message, (at) => recordSent(at, messageId, result, deps.now().toISOString()), (recorded) => recorded);
   logger.info('outbound message sent', { ...log, channel: message.channel, provider: result.provider });
   return { result: 'sent' };
-}
-
-/**
- * Runs a write on the message under its conversation, and once more under the conversation it lives in
- * now when the write did not apply because a merge moved the thread meanwhile (the provider call can take
- * seconds; the merge's move copies the message's state with it).
- */
-async function whereItLives<T>(message: { conversationId: string; messageId: string }, write: (conversationId: string) => Promise<T>, applied: (result: T) => boolean): Promise<T> {
-  const result = await write(message.conversationId);
-  if (applied(result)) return result;
-  const now = await findMessageFollowingMerge(message.conversationId, message.messageId);
-  return now && now.conversationId !== message.conversationId ? write(now.conversationId) : result;
 }
 
 /**

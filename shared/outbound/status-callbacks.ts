@@ -2,7 +2,7 @@ import type { SendgridEvent } from '#shared/channels/sendgrid/event-webhook.ts';
 import { setConsent } from '#shared/data/consent-store.ts';
 import { findIdentityOwners, identityLabel } from '#shared/data/conversation-store.ts';
 import { advanceStatus, asOutboundMessage, type OutboundMessage } from '#shared/data/outbound-store.ts';
-import { findMessageFollowingMerge, liveConversationId } from '#shared/ingest/follow-merge.ts';
+import { findMessageFollowingMerge, writeFollowingMerge } from '#shared/ingest/follow-merge.ts';
 import { rootCustomer } from '#shared/ingest/resolve-customer.ts';
 import { logger } from '#shared/logger.ts';
 import type { DeliveryStatus } from '#shared/ports/channel-sender.ts';
@@ -95,10 +95,7 @@ export async function applyDeliveryStatus(
     ...(report.providerMessageId !== undefined ? { providerMessageId: report.providerMessageId } : {}),
     now: now.toISOString(),
   };
-  const outcome = await advanceStatus(report.conversationId, report.messageId, change);
-  if (outcome !== 'missing') return outcome;
-  const live = await liveConversationId(report.conversationId);
-  return live && live !== report.conversationId ? advanceStatus(live, report.messageId, change) : 'missing';
+  return writeFollowingMerge(report, (at) => advanceStatus(at, report.messageId, change), (outcome) => outcome !== 'missing');
 }
 
 const sendgridStatus: Record<string, ReportedStatus | undefined> = {
