@@ -59,7 +59,7 @@ type IngestRun = {
   atRate: LoadFigures & { rate: number };
   wcu: number;
   rcu: number;
-  floor: { putsPerSecond: number; p50: number; p99: number };
+  floor: { putsPerSecond: number; p50: number; p99: number; ingestsPerSecond: number };
   thread?: { rcu100: number; rcu10000: number };
 };
 
@@ -116,6 +116,8 @@ const results = {
   max_init_ms: round(Math.max(...Object.values(bundles.initMs))),
   floor_putitem_per_s: Math.round(disk.floor.putsPerSecond),
   floor_putitem_p99_ms: round(disk.floor.p99),
+  floor_ingest_data_per_s: Math.round(disk.floor.ingestsPerSecond),
+  floor_ingest_data_per_s_ddb_in_memory: Math.round(memory.floor.ingestsPerSecond),
   ingest_rps_ddb_in_memory: Math.round(memory.load.rps),
   ingest_p99_ms_ddb_in_memory: round(memory.atRate.p99),
   ingest_p50_ms_ddb_in_memory: round(memory.atRate.p50),
@@ -154,6 +156,7 @@ const rows: Array<[string, string | number, string | number, string]> = [
   ['rcu_per_inbound', results.rcu_per_inbound, round(memory.rcu, 2), ''],
   ['floor: bare PutItem/s', results.floor_putitem_per_s, results.floor_putitem_per_s_ddb_in_memory, `concurrency ${CONCURRENCY}`],
   ['floor: bare PutItem p99 ms', results.floor_putitem_p99_ms, results.floor_putitem_p99_ms_ddb_in_memory, ''],
+  ['floor: the DynamoDB calls of an SMS webhook alone, /s', results.floor_ingest_data_per_s, results.floor_ingest_data_per_s_ddb_in_memory, `concurrency ${CONCURRENCY}`],
   ['thread_read_rcu_100', '', results.thread_read_rcu_100, '= thread_read_rcu_10000'],
   ['thread_read_rcu_10000', '', results.thread_read_rcu_10000, ''],
   ['outbound_per_s (API → Twilio fake)', results.outbound_per_s, results.outbound_per_s_ddb_in_memory, '>= 200'],
