@@ -10,7 +10,7 @@ import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { AUDIT_PK_PREFIX } from '#shared/data/keys.ts';
-import { httpRoutes, queueConsumers, type HttpRoute, type QueueConsumer } from '#shared/routes.ts';
+import { consumerTimeoutSeconds, httpRoutes, queueConsumers, routeTimeoutSeconds, type HttpRoute, type QueueConsumer } from '#shared/routes.ts';
 import { AttachmentsBucket } from '#infra/constructs/attachments-bucket.ts';
 import { ConversationTable } from '#infra/constructs/conversation-table.ts';
 import { HandlerFunction, projectRoot } from '#infra/constructs/handler-function.ts';
@@ -48,13 +48,6 @@ const tableReadActions = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb
 /** And to write: conditional puts, updates and deletes, alone or inside TransactWriteItems. */
 const tableWriteActions = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'];
 
-/** Provider webhooks must answer fast (Twilio waits 15 s at most); the work they defer goes to SQS. */
-const webhookTimeout = Duration.seconds(10);
-const staffTimeout = Duration.seconds(10);
-const consumerTimeout = Duration.seconds(60);
-/** Broadcasts queue one send per customer inside the request: API Gateway's 29 s is their budget. */
-const longStaffTimeout = Duration.seconds(29);
-const longStaffRoutes = new Set(['CreateBroadcast']);
 
 /**
  * The whole backend: the HTTP API (provider webhooks + staff API behind Cognito), one Lambda per route
@@ -119,7 +112,7 @@ export class OmnichannelStack extends Stack {
         fifo: consumer.fifo ?? false,
         ...(consumer.maxReceiveCount !== undefined ? { maxReceiveCount: consumer.maxReceiveCount } : {}),
         encryptionKey: dataKey,
-        consumerTimeout,
+        consumerTimeout: Duration.seconds(consumerTimeoutSeconds(consumer)),
       });
       queues.set(consumer.queue, queue);
     }
@@ -222,7 +215,7 @@ export class OmnichannelStack extends Stack {
       const handler = new HandlerFunction(this, consumer.name, {
         entry: consumer.entry,
         description: `Consumes the ${consumer.queue} queue`,
-        timeout: consumerTimeout,
+        timeout: Duration.seconds(consumerTimeoutSeconds(consumer)),
         environment: environmentFor(access),
         skipBundling: props.skipBundling,
       });
@@ -238,7 +231,7 @@ export class OmnichannelStack extends Stack {
       const handler = new HandlerFunction(this, route.name, {
         entry: route.entry,
         description: routeFunctionDescription(route),
-        timeout: route.auth === 'webhook' ? webhookTimeout : longStaffRoutes.has(route.name) ? longStaffTimeout : staffTimeout,
+        timeout: Duration.seconds(routeTimeoutSeconds(route)),
         environment: environmentFor(access),
         skipBundling: props.skipBundling,
       });

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { MAX_BODY_BYTES } from '#shared/config.ts';
-import type { HttpRoute } from '#shared/routes.ts';
+import { routeTimeoutSeconds, type HttpRoute } from '#shared/routes.ts';
 import { lazyHandler, type LambdaHandler } from './handler-loader.ts';
 import { createLambdaContext } from './lambda-context.ts';
 import { LOCAL_ACCOUNT_ID } from './local-aws.ts';
@@ -19,7 +19,10 @@ export type GatewayOptions = {
   readonly port: number;
   readonly host?: string;
   readonly maxBodyBytes?: number;
-  /** API Gateway's integration timeout (HTTP APIs: at most 30 s), also the Lambda context's budget. */
+  /**
+   * Every handler's budget (the Lambda context's, and the 503 after it), in place of each route's own
+   * (`routeTimeoutSeconds`, the deployed Lambda timeout). Tests of the gateway itself set it.
+   */
   readonly timeoutMs?: number;
   readonly accessLog?: boolean;
   readonly log?: GatewayLog;
@@ -48,7 +51,8 @@ type CompiledRoute = { readonly route: HttpRoute; readonly pattern: RegExp; read
  * unknown path and known path with the wrong method are both `404 {"error":{"code":"not_found"}}`
  * (API Gateway answers 404 for both, never 405); a body over `MAX_BODY_BYTES` is `413`; a handler that
  * throws is `500`; a handler that cannot be loaded or returns a malformed result is `502`; one that
- * exceeds the integration timeout is `503`, as API Gateway answers.
+ * exceeds its route's timeout (the deployed Lambda timeout, `shared/routes.ts`) is `503`: a 5xx, as the
+ * deployed API answers when the function times out, so a provider retries.
  *
  * @example
  * ```ts
@@ -57,7 +61,7 @@ type CompiledRoute = { readonly route: HttpRoute; readonly pattern: RegExp; read
  * ```
  */
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
-  const { rootDir, host = '127.0.0.1', maxBodyBytes = MAX_BODY_BYTES, timeoutMs = 30_000, accessLog = false } = options;
+  const { rootDir, host = '127.0.0.1', maxBodyBytes = MAX_BODY_BYTES, accessLog = false } = options;
   const log: GatewayLog = options.log ?? ((level, message) => (level === 'error' ? console.error(message) : console.log(message)));
   const compiled = compileRoutes(options.routes);
   const loaders = new Map<HttpRoute, () => Promise<LambdaHandler>>();
@@ -110,6 +114,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     }
 
     const event = toHttpApiEvent(req, { route: matched.route, rawPath, rawQueryString, pathParameters: matched.pathParameters, body });
+    // The deployed function's timeout: a handler slower than the cloud would let it be fails here too.
+    const timeoutMs = options.timeoutMs ?? routeTimeoutSeconds(matched.route) * 1000;
     const context = createLambdaContext(matched.route.name, timeoutMs);
     let result: unknown;
     try {

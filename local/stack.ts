@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEV_AUDIENCE, DEV_ISSUER, loadOrCreateDevKey } from '#shared/auth/dev-issuer.ts';
 import { DEFAULT_HUMAN_CONTACT } from '#shared/channels/twilio/voice-contact.ts';
-import { httpRoutes, queueConsumers } from '#shared/routes.ts';
+import { consumerTimeoutSeconds, httpRoutes, queueConsumers } from '#shared/routes.ts';
 import { ensureTable, localDynamoClient, startDynamoDbLocal, type DynamoDbLocal } from './dynamodb-local.ts';
 import { startGateway, type Gateway } from './gateway.ts';
 import { lazyHandler } from './handler-loader.ts';
@@ -278,6 +278,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           queueUrl: queue.url,
           queueArn: queue.arn,
           batchSize: consumer.batchSize,
+          timeoutMs: consumerTimeoutSeconds(consumer) * 1000,
           loadHandler: lazyHandler<Parameters<SqsHandler>[0], Awaited<ReturnType<SqsHandler>>>(ROOT_DIR, consumer.entry),
           log,
         });

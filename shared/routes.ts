@@ -23,7 +23,22 @@ export type HttpRoute = {
   readonly auth: 'webhook' | 'staff' | 'dev';
   /** Staff roles allowed (admin always passes). Documentation and the CDK authorizer read it. */
   readonly roles?: readonly ('agent' | 'editor' | 'approver' | 'admin')[];
+  /** The handler's budget, in the cloud (Lambda timeout) and locally (the gateway's 503): {@link routeTimeoutSeconds}. */
+  readonly timeoutSeconds?: number;
 };
+
+/**
+ * Provider webhooks must answer fast (Twilio waits 15 s at most) and defer slow work to SQS; staff reads
+ * and writes are single-item work. API Gateway HTTP APIs stop waiting at 30 s, so no route may take longer.
+ */
+export const DEFAULT_ROUTE_TIMEOUT_SECONDS = 10;
+/** API Gateway HTTP APIs answer 503 after 30 s; a Lambda timeout just under it lets the Lambda's own end show. */
+export const MAX_ROUTE_TIMEOUT_SECONDS = 29;
+
+/** A route's handler budget: its `timeoutSeconds`, else {@link DEFAULT_ROUTE_TIMEOUT_SECONDS}. */
+export function routeTimeoutSeconds(route: Pick<HttpRoute, 'timeoutSeconds'>): number {
+  return route.timeoutSeconds ?? DEFAULT_ROUTE_TIMEOUT_SECONDS;
+}
 
 export const httpRoutes: readonly HttpRoute[] = [
   { name: 'TwilioSmsWebhook', method: 'POST', path: '/webhooks/twilio/sms', entry: 'functions/http/twilio-sms.ts', auth: 'webhook' },
@@ -126,7 +141,8 @@ export const httpRoutes: readonly HttpRoute[] = [
     auth: 'staff',
     roles: ['agent'],
   },
-  { name: 'CreateBroadcast', method: 'POST', path: '/broadcasts', entry: 'functions/http/create-broadcast.ts', auth: 'staff', roles: ['agent'] },
+  // Queues one send per customer inside the request: API Gateway's limit is its budget.
+  { name: 'CreateBroadcast', method: 'POST', path: '/broadcasts', entry: 'functions/http/create-broadcast.ts', auth: 'staff', roles: ['agent'], timeoutSeconds: MAX_ROUTE_TIMEOUT_SECONDS },
   { name: 'DevOutbox', method: 'GET', path: '/dev/outbox', entry: 'functions/http/dev-outbox.ts', auth: 'dev' },
 ];
 
@@ -143,7 +159,16 @@ export type QueueConsumer = {
   readonly fifo?: boolean;
   /** Receives before a job moves to the DLQ (default 5). */
   readonly maxReceiveCount?: number;
+  /** The consumer's Lambda timeout: {@link consumerTimeoutSeconds}. The queue's visibility timeout is six times it. */
+  readonly timeoutSeconds?: number;
 };
+
+export const DEFAULT_CONSUMER_TIMEOUT_SECONDS = 60;
+
+/** A consumer's budget per batch: its `timeoutSeconds`, else {@link DEFAULT_CONSUMER_TIMEOUT_SECONDS}. */
+export function consumerTimeoutSeconds(consumer: Pick<QueueConsumer, 'timeoutSeconds'>): number {
+  return consumer.timeoutSeconds ?? DEFAULT_CONSUMER_TIMEOUT_SECONDS;
+}
 
 export const queueConsumers: readonly QueueConsumer[] = [
   { name: 'InboundWorkConsumer', queue: 'inbound-work', entry: 'functions/sqs/inbound-work.ts', batchSize: 10 },

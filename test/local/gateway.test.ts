@@ -96,7 +96,9 @@ describe('the local API Gateway', () => {
     expect(event.requestContext.time).toMatch(/^\d{2}\/[A-Z][a-z]{2}\/\d{4}:\d{2}:\d{2}:\d{2} \+0000$/);
     expect(Math.abs(event.requestContext.timeEpoch - Date.now())).toBeLessThan(5000);
     expect(context.functionName).toBe('Echo');
-    expect(context.getRemainingTimeInMillis()).toBeGreaterThan(25_000);
+    // The route sets no timeout: the deployed default, 10 s.
+    expect(context.getRemainingTimeInMillis()).toBeGreaterThan(9_000);
+    expect(context.getRemainingTimeInMillis()).toBeLessThanOrEqual(10_000);
   });
 
   it('base64-encodes bodies that are not JSON or text, as API Gateway does', async () => {
@@ -170,6 +172,41 @@ describe('the local API Gateway', () => {
     expect(res.status).toBe(413);
     expect(atLimit.status).toBe(201);
     expect(seen!.event.body).toHaveLength(1024);
+  });
+});
+
+describe('each route’s timeout, as deployed', () => {
+  it('answers 503 when a handler outlasts its route’s timeout, and lets a slower route’s handler finish', async () => {
+    // Prepare: two handlers that take 1.5 s, on routes of 1 s and 3 s
+    const timed: HttpRoute[] = [
+      { name: 'Short', method: 'GET', path: '/short', entry: 'unused', auth: 'dev', timeoutSeconds: 1 },
+      { name: 'Long', method: 'GET', path: '/long', entry: 'unused', auth: 'dev', timeoutSeconds: 3 },
+    ];
+    const budgets: Record<string, number> = {};
+    const slow = await startGateway({
+      routes: timed,
+      rootDir: process.cwd(),
+      port: 0,
+      log: () => {},
+      loadHandler: async (route) => async (_event: unknown, context: Context) => {
+        budgets[route.name] = context.getRemainingTimeInMillis();
+        await new Promise((r) => setTimeout(r, 1500));
+        return { statusCode: 204 };
+      },
+    });
+    slow.setReady();
+
+    // Act
+    const [short, long] = await Promise.all([fetch(`${slow.baseUrl}/short`), fetch(`${slow.baseUrl}/long`)]);
+    await slow.close();
+
+    // Assess
+    expect(short.status).toBe(503);
+    expect(await short.json()).toEqual({ error: { code: 'timeout', message: expect.any(String) } });
+    expect(long.status).toBe(204);
+    expect(budgets['Short']).toBeLessThanOrEqual(1000);
+    expect(budgets['Long']).toBeGreaterThan(1000);
+    expect(budgets['Long']).toBeLessThanOrEqual(3000);
   });
 });
 
