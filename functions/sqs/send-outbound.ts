@@ -95,8 +95,9 @@ async function deliverRecord(record: SQSRecord): Promise<void> {
   } catch (err) {
     // A fault (the store, a secret, a channel's settings): logged, and tried again with a backoff from a
     // minute up rather than after the queue's 6-minute visibility timeout each time, which would hold the
-    // conversation's group that long. (A fault after the provider call leaves the message `sending`,
-    // which the retry skips: no second call.) Name and message only: a cause may quote an address.
+    // conversation's group that long. (A fault after the provider call leaves the message `sending`:
+    // the retry waits out the claim's lifetime, then sends again only if no callback has named it.)
+    // Name and message only: a cause may quote an address.
     const error = err instanceof Error ? { name: err.name, message: err.message } : { name: typeof err };
     const retryInSeconds = faultBackoffSeconds(Number.parseInt(record.attributes.ApproximateReceiveCount, 10) || 1);
     logger.error('send job failed; retried', { conversationId: job.conversationId, messageId: job.messageId, retryInSeconds, error });

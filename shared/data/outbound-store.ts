@@ -28,6 +28,8 @@ export type OutboundMessage = StoredMessage & {
    * the retry claims it again only if no status callback has named it since.
    */
   outcomeUnknownAt?: string;
+  /** When the sender last claimed it (`queued` → `sending`) to call its provider. */
+  sendingAt?: string;
   /**
    * How many times the sender has claimed the message to call its provider. Counted on the message, not
    * by the queue's receive count, which also grows each time the message waits behind an earlier one of
@@ -241,20 +243,26 @@ export async function releaseClaim(conversationId: string, messageId: string, no
 
 /**
  * Notes that a send attempt's outcome is unknown (the provider may have the message): the message stays
- * `sending` for the retry to decide. False when a status callback already moved it on.
+ * `sending` for the retry to decide. False when a status callback already moved it on. With
+ * `abandonedClaim` (the claim as read), only that very claim is marked, and only once.
  *
  * @example
  * ```ts
  * await markOutcomeUnknown('conv_…', 'msg_…', now);
  * ```
  */
-export async function markOutcomeUnknown(conversationId: string, messageId: string, now: string): Promise<boolean> {
+export async function markOutcomeUnknown(conversationId: string, messageId: string, now: string, abandonedClaim?: { sendingAt?: string }): Promise<boolean> {
+  // An abandoned claim (its try ended without a word: see deliverOutbound) is marked only as it was read:
+  // the same claim, not marked yet by another copy of the job.
+  const claimedAt = abandonedClaim?.sendingAt;
+  const sameClaim = claimedAt === undefined ? 'attribute_not_exists(sendingAt)' : 'sendingAt = :claimedAt';
+  const abandoned = abandonedClaim ? ` AND ${sameClaim} AND attribute_not_exists(outcomeUnknownAt)` : '';
   return conditionalUpdate({
     Key: messageKey(conversationId, messageId),
     UpdateExpression: 'SET outcomeUnknownAt = :now, statusUpdatedAt = :now',
-    ConditionExpression: `${exists} AND #status = :sending AND attribute_not_exists(providerMessageId)`,
+    ConditionExpression: `${exists} AND #status = :sending AND attribute_not_exists(providerMessageId)${abandoned}`,
     ExpressionAttributeNames: { '#status': 'status' },
-    ExpressionAttributeValues: { ':sending': 'sending', ':now': now },
+    ExpressionAttributeValues: { ':sending': 'sending', ':now': now, ...(claimedAt !== undefined ? { ':claimedAt': claimedAt } : {}) },
   });
 }
 

@@ -8,6 +8,7 @@ import { getCustomerWithConsent } from '#shared/data/consent-store.ts';
 import { findMessageFollowingMerge, writeFollowingMerge } from '#shared/ingest/follow-merge.ts';
 import { rootCustomer } from '#shared/ingest/resolve-customer.ts';
 import { logger } from '#shared/logger.ts';
+import { consumerTimeoutSeconds, queueConsumers } from '#shared/routes.ts';
 import { unsubscribeUrl } from '#shared/outbound/unsubscribe-token.ts';
 import { PermanentDeliveryError, TransientDeliveryError, type ChannelSender, type DeliveryResult, type OutboundDelivery } from '#shared/ports/channel-sender.ts';
 import { renderTemplate } from '#shared/templates/render.ts';
@@ -22,7 +23,7 @@ export type DeliverJob = { readonly messageId: string; readonly conversationId: 
  */
 export type DeliverOutcome =
   | { readonly result: 'sent' | 'failed' | 'skipped' }
-  | { readonly result: 'later'; readonly retryInSeconds: number; readonly why: 'not_before' | 'transient' };
+  | { readonly result: 'later'; readonly retryInSeconds: number; readonly why: 'not_before' | 'transient' | 'claimed' };
 
 export type DeliverDeps = { senderFor: (channel: Channel) => ChannelSender; now: () => Date };
 
@@ -32,14 +33,6 @@ const defaultDeps: DeliverDeps = { senderFor, now: () => new Date() };
 export const MAX_BACKOFF_SECONDS = 900;
 
 /**
- * Exponential backoff by attempt: 10 s, 20 s, 40 s, 80 s, 160 s… capped at {@link MAX_BACKOFF_SECONDS}.
- *
- * @example
- * ```ts
- * backoffSeconds(3); // 40
- * ```
- */
-/**
  * Provider calls per message before it is marked failed (`retries_exhausted`). Counted on the message
  * (`sendAttempts`): the outbound queue's receive count also grows while a message waits behind an
  * earlier one of its conversation, so its maxReceiveCount (shared/routes.ts) is set well above this and
@@ -47,6 +40,24 @@ export const MAX_BACKOFF_SECONDS = 900;
  */
 export const MAX_SEND_ATTEMPTS = 5;
 
+/**
+ * How long a claim can belong to a try still running: the sender's Lambda timeout and a margin. A message
+ * left `sending` longer, with no outcome recorded and no callback naming it, was abandoned by its try (the
+ * function died or timed out between the claim and its outcome write, or that write failed).
+ */
+export const CLAIM_LIFETIME_SECONDS = consumerTimeoutSeconds(queueConsumers.find((c) => c.name === 'OutboundSender')!) + 30;
+
+/** A job re-runs itself after a merge moved its message or a claim was found abandoned; never for ever. */
+const MAX_RERUNS = 8;
+
+/**
+ * Exponential backoff by attempt: 10 s, 20 s, 40 s, 80 s, 160 s… capped at {@link MAX_BACKOFF_SECONDS}.
+ *
+ * @example
+ * ```ts
+ * backoffSeconds(3); // 40
+ * ```
+ */
 export function backoffSeconds(attempt: number): number {
   return Math.min(MAX_BACKOFF_SECONDS, 2 ** Math.max(1, attempt) * 5);
 }
@@ -55,7 +66,10 @@ export function backoffSeconds(attempt: number): number {
  * Delivers one queued outbound message through its channel's provider, at most once.
  *
  * 1. load the message; anything but `queued` was handled already (a duplicate job): done, except a
- *    message an unknown outcome left `sending` that no status callback has named since (step 5)
+ *    message an unknown outcome left `sending` that no status callback has named since (step 5), and a
+ *    claim abandoned by its try (`sending` with no outcome for longer than {@link CLAIM_LIFETIME_SECONDS}:
+ *    the function died or its outcome write failed), which is an unknown outcome too; a younger such
+ *    claim may still be at work, so the job comes back once it surely is not
  * 2. hold it while its `notBefore` (broadcast pacing) is in the future
  * 3. a templated message: the version must still be approved with the very hash the message was
  *    rendered from (a version revoked after queueing never reaches a provider); render it again
@@ -75,6 +89,12 @@ export function backoffSeconds(attempt: number): number {
  * ```
  */
 export async function deliverOutbound(job: DeliverJob, deps: DeliverDeps = defaultDeps): Promise<DeliverOutcome> {
+  return deliver(job, deps, 0);
+}
+
+async function deliver(job: DeliverJob, deps: DeliverDeps, reruns: number): Promise<DeliverOutcome> {
+  if (reruns > MAX_RERUNS) throw new Error('Send job re-ran too often (merges or claims keep changing under it)');
+  const again = (next: DeliverJob) => deliver(next, deps, reruns + 1);
   const now = deps.now();
   // Under the job's conversation, or (after a merge moved the thread) under the live one.
   const message = asOutboundMessage(await findMessageFollowingMerge(job.conversationId, job.messageId));
@@ -87,6 +107,21 @@ export async function deliverOutbound(job: DeliverJob, deps: DeliverDeps = defau
   // Anything else was handled already (a duplicate job), unless an attempt's outcome was left unknown
   // and no status callback has named the message since: then the provider shows no sign of it.
   const retryAfterUnknown = message.status === 'sending' && message.outcomeUnknownAt !== undefined && message.providerMessageId === undefined;
+  if (message.status === 'sending' && message.outcomeUnknownAt === undefined && message.providerMessageId === undefined) {
+    // Claimed, and no outcome recorded. While the claiming try may still run, come back when it surely
+    // has ended; after that the claim was abandoned, and its outcome is unknown like any unanswered call's.
+    const claimedAt = Date.parse(message.sendingAt ?? '');
+    const ageSeconds = Number.isFinite(claimedAt) ? (now.getTime() - claimedAt) / 1000 : Number.POSITIVE_INFINITY;
+    if (ageSeconds < CLAIM_LIFETIME_SECONDS) return { result: 'later', retryInSeconds: Math.max(1, Math.ceil(CLAIM_LIFETIME_SECONDS - ageSeconds)), why: 'claimed' };
+    logger.warn('send claim abandoned by its try; outcome unknown', { ...log, claimedAt: message.sendingAt, sendAttempts: message.sendAttempts });
+    if ((message.sendAttempts ?? 0) >= MAX_SEND_ATTEMPTS) {
+      await writeFollowingMerge(message, (at) => advanceStatus(at, messageId, { status: 'failed', failureReason: 'provider_outcome_unknown', now: now.toISOString() }), (r) => r !== 'missing');
+      return { result: 'failed' };
+    }
+    await writeFollowingMerge(message, (at) => markOutcomeUnknown(at, messageId, now.toISOString(), { sendingAt: message.sendingAt }), (applied) => applied);
+    // Read again: marked (by this job or another copy), named by a callback meanwhile, or claimed anew.
+    return again({ conversationId, messageId });
+  }
   if (message.status !== 'queued' && !retryAfterUnknown) return { result: 'skipped' };
 
   if (message.notBefore) {
@@ -121,11 +156,11 @@ export async function deliverOutbound(job: DeliverJob, deps: DeliverDeps = defau
   if (claim === 'taken') {
     // Taken, or moved by a merge since it was read: then it is sent from where it lives now.
     const moved = await findMessageFollowingMerge(conversationId, messageId);
-    return moved && moved.conversationId !== conversationId ? deliverOutbound({ conversationId: moved.conversationId, messageId }, deps) : { result: 'skipped' };
+    return moved && moved.conversationId !== conversationId ? again({ conversationId: moved.conversationId, messageId }) : { result: 'skipped' };
   }
   if (claim === 'template_not_approved' || claim === 'opted_out') return fail(claim);
   // Merged since the checks: decide again, with the survivor's consent.
-  if (claim === 'customer_merged') return deliverOutbound(job, deps);
+  if (claim === 'customer_merged') return again(job);
   let result: DeliveryResult;
   try {
     result = await sender.send(delivery);
@@ -148,8 +183,9 @@ export async function deliverOutbound(job: DeliverJob, deps: DeliverDeps = defau
     logger.warn('outbound delivery will be retried', { ...log, attempt, retryInSeconds, error });
     return { result: 'later', retryInSeconds, why: 'transient' };
   }
-  // Outside the try: once the provider took the message, no failure here may lead to a second call.
-  // Should this write fail, the message stays `sending` and a retried job skips it.
+  // Outside the try: once the provider took the message, no failure here may lead to a second call at
+  // once. Should this write fail, the message stays `sending`: the retried job waits out the claim's
+  // lifetime, by when the provider's callback (SMS, voice, email) has named it and nothing more is sent.
   await writeFollowingMerge(message, (at) => recordSent(at, messageId, result, deps.now().toISOString()), (recorded) => recorded);
   logger.info('outbound message sent', { ...log, channel: message.channel, provider: result.provider });
   return { result: 'sent' };

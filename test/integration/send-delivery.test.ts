@@ -120,7 +120,10 @@ describe('deliverOutbound', () => {
     const { job, customer } = await heldMessage();
     const { calls, sender } = fakeSender(() => new Promise((r) => setTimeout(r, 50)));
     const outcomes = await Promise.all([modules.deliverOutbound(job, depsWith(sender)), modules.deliverOutbound(job, depsWith(sender))]);
-    expect(outcomes.map((o) => o.result).sort()).toEqual(['sent', 'skipped']);
+    // The other copy lost the claim (skipped), or read the message already claimed: then it comes back
+    // once that claim's try has surely ended.
+    expect(outcomes.map((o) => o.result)).toContain('sent');
+    expect(outcomes.find((o) => o.result !== 'sent')).toSatisfy((o: unknown) => JSON.stringify(o) === '{"result":"skipped"}' || (o as { why?: string }).why === 'claimed');
     expect(calls).toHaveLength(1);
     expect(calls[0]).toMatchObject({ messageId: job.messageId, channel: 'sms', to: customer.phone, body: 'Your appointment is confirmed.' });
     expect(calls[0]!.statusCallbackUrl).toBe(`${stackEnv().PUBLIC_BASE_URL}/webhooks/twilio/status?conversationId=${job.conversationId}&messageId=${job.messageId}`);
@@ -290,6 +293,99 @@ describe('sendMessage', () => {
     const outbound = (await thread(customer.conversationId)).filter((m) => m.direction === 'outbound');
     expect(outbound).toHaveLength(1);
     expect(outbound[0]).toMatchObject({ status: 'failed', failureReason: 'enqueue_failed', body: 'Lost?' });
+  });
+});
+
+describe('a claim abandoned by its try (the function died, or its outcome write failed)', () => {
+  /** Deps whose clock reads `at`. */
+  const at = (sender: ChannelSender, when: Date): DeliverDeps => ({ senderFor: () => sender, now: () => when });
+  const seconds = (from: Date, s: number) => new Date(from.getTime() + s * 1000);
+
+  it('comes back while the claiming try may still run, then sends once, when no callback has named the message', async () => {
+    // Prepare: a try claimed the message, then its function died before calling the provider.
+    const { job } = await heldMessage();
+    const claimedAt = new Date(Date.now() + 2 * HOUR);
+    const message = (await modules.store.getOutboundMessage(job.conversationId, job.messageId))!;
+    expect(await modules.store.claimForSending(message, claimedAt.toISOString())).toBe('claimed');
+    const { CLAIM_LIFETIME_SECONDS } = await import('#shared/outbound/deliver-outbound.ts');
+    const retry = fakeSender(() => new Promise((r) => setTimeout(r, 50)));
+
+    // Act + Assess: the redelivered job, 10 s after the claim, waits until the claim is surely dead.
+    expect(await modules.deliverOutbound(job, at(retry.sender, seconds(claimedAt, 10)))).toEqual({ result: 'later', why: 'claimed', retryInSeconds: CLAIM_LIFETIME_SECONDS - 10 });
+    expect(retry.calls).toHaveLength(0);
+    expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'sending', sendAttempts: 1 });
+
+    // After it, two copies of the job at once: one call, the message sent, the second try counted.
+    const later = seconds(claimedAt, CLAIM_LIFETIME_SECONDS + 1);
+    const outcomes = await Promise.all([modules.deliverOutbound(job, at(retry.sender, later)), modules.deliverOutbound(job, at(retry.sender, later))]);
+    expect(outcomes.map((o) => o.result)).toContain('sent');
+    expect(retry.calls).toHaveLength(1);
+    expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'sent', sendAttempts: 2, providerMessageId: expect.stringMatching(/^SM/) });
+    expect(await modules.deliverOutbound(job, at(retry.sender, seconds(later, 600)))).toEqual({ result: 'skipped' });
+    expect(retry.calls).toHaveLength(1);
+  });
+
+  it('sends nothing more when the provider took the message but the sent write failed, once Twilio’s callback has named it', async () => {
+    // Prepare: the provider accepts; the store then refuses the sender's next write (its `sent`).
+    const { job } = await heldMessage();
+    const { dynamoClient } = await import('#shared/data/client.ts');
+    const name = `fail-sent-write-${randomBytes(4).toString('hex')}`;
+    let armed = false;
+    dynamoClient.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (armed && context.commandName === 'UpdateItemCommand') {
+          armed = false;
+          throw Object.assign(new Error('Service unavailable'), { name: 'InternalServerError' });
+        }
+        return next(args);
+      },
+      { step: 'initialize', name },
+    );
+    const first = fakeSender(async () => {
+      armed = true;
+    });
+    const claimedAt = new Date(Date.now() + 2 * HOUR);
+    try {
+      await expect(modules.deliverOutbound(job, at(first.sender, claimedAt))).rejects.toThrow('Service unavailable');
+    } finally {
+      dynamoClient.middlewareStack.remove(name);
+    }
+    expect(first.calls).toHaveLength(1);
+    expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'sending' });
+
+    // Act: Twilio's status callback arrives, then the job's retry after the claim's lifetime.
+    const sid = `SM${randomBytes(16).toString('hex')}`;
+    const res = await twilioStatusCallback(job, { MessageSid: sid, MessageStatus: 'sent' });
+    expect(res.status).toBe(200);
+    const { CLAIM_LIFETIME_SECONDS } = await import('#shared/outbound/deliver-outbound.ts');
+    const retry = fakeSender();
+    const outcome = await modules.deliverOutbound(job, at(retry.sender, seconds(claimedAt, CLAIM_LIFETIME_SECONDS + 1)));
+
+    // Assess: one provider call in all, the message sent under Twilio's id.
+    expect(outcome).toEqual({ result: 'skipped' });
+    expect(retry.calls).toHaveLength(0);
+    expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'sent', providerMessageId: sid });
+  });
+
+  it('marks the message failed (provider_outcome_unknown) when its last try was the one abandoned, and calls nobody', async () => {
+    // Prepare: four tries given back, then a fifth claim whose function died.
+    const { job } = await heldMessage();
+    const claimedAt = new Date(Date.now() + 2 * HOUR);
+    for (let i = 0; i < 5; i++) {
+      const message = (await modules.store.getOutboundMessage(job.conversationId, job.messageId))!;
+      expect(await modules.store.claimForSending(message, claimedAt.toISOString())).toBe('claimed');
+      if (i < 4) expect(await modules.store.releaseClaim(job.conversationId, job.messageId, claimedAt.toISOString())).toBe(true);
+    }
+    const { CLAIM_LIFETIME_SECONDS } = await import('#shared/outbound/deliver-outbound.ts');
+    const retry = fakeSender();
+
+    // Act
+    const outcome = await modules.deliverOutbound(job, at(retry.sender, seconds(claimedAt, CLAIM_LIFETIME_SECONDS + 1)));
+
+    // Assess
+    expect(outcome).toEqual({ result: 'failed' });
+    expect(retry.calls).toHaveLength(0);
+    expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'failed', failureReason: 'provider_outcome_unknown', sendAttempts: 5 });
   });
 });
 
