@@ -1,10 +1,17 @@
 import * as z from 'zod/mini';
 import type { TemplateDraft } from '#shared/domain/template.ts';
-import { UnprocessableError, ValidationError } from '#shared/errors.ts';
+import { PayloadTooLargeError, UnprocessableError, ValidationError } from '#shared/errors.ts';
 import { namesMessage, parsePlaceholders, templateFields, VARIABLE_NAME } from '#shared/templates/placeholders.ts';
 
 /** At most this many declared variables per template. */
 export const MAX_VARIABLES = 50;
+
+/**
+ * Most bytes (UTF-8, as DynamoDB counts) a draft may take. A version is one item, and DynamoDB items
+ * stop at 400 KB; the rest is left for the version's own attributes (ids, hash, author, approval). The
+ * field limits count characters, so 200,000 characters of non-Latin html alone can exceed the item.
+ */
+export const MAX_DRAFT_BYTES = 300 * 1024;
 
 const text = (min: number, max: number) => z.string().check(z.minLength(min), z.maxLength(max));
 
@@ -40,12 +47,15 @@ export const templateDraftSchema = z.strictObject({
  *
  * @throws {UnprocessableError} `empty_template`, `invalid_variable`, `malformed_placeholder` or
  *   `undeclared_placeholder`; the message names the culprit(s).
+ * @throws {PayloadTooLargeError} (413) the draft takes more than {@link MAX_DRAFT_BYTES} stored.
  * @example
  * ```ts
  * checkDraft({ name: 'Welcome', variables: [{ name: 'first_name', required: true }], content: { sms: { body: 'Hi {{first_name}}' } } });
  * ```
  */
 export function checkDraft(draft: TemplateDraft): void {
+  const bytes = Buffer.byteLength(JSON.stringify(draft), 'utf8');
+  if (bytes > MAX_DRAFT_BYTES) throw new PayloadTooLargeError(`The template takes ${bytes} bytes stored (UTF-8); at most ${MAX_DRAFT_BYTES}`);
   const fields = templateFields(draft.content);
   if (fields.length === 0) throw new UnprocessableError('empty_template', 'A template needs content for at least one channel');
 

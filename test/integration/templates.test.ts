@@ -122,6 +122,27 @@ describe('templates', () => {
       });
     });
 
+    it('refuses with 413, writing nothing, a draft too big to store though each field is within its length (non-Latin html: 3 bytes a character)', async () => {
+      // 140,000 CJK characters: under the html field's 200,000, about 420 KB in UTF-8, over DynamoDB's 400 KB item.
+      const big = draft({ content: { email: { subject: 'お知らせ', text: 'Hi {{first_name}}', html: `<p>${'障'.repeat(140_000)}</p>` } } });
+      const { templateId } = await createTemplate();
+      await expectNothingWritten(async () => {
+        expect((await errorOf(await call('POST', '/templates', editor(), big), 413)).code).toBe('payload_too_large');
+        expect((await errorOf(await call('POST', `/templates/${templateId}/versions`, editor(), big), 413)).code).toBe('payload_too_large');
+      });
+    });
+
+    it('stores, submits and approves a large non-Latin draft that fits (its approval adds to the same item)', async () => {
+      // 95,000 CJK characters: about 285 KB in UTF-8.
+      const large = draft({ content: { email: { subject: 'お知らせ', text: 'Hi {{first_name}}', html: `<p>${'障'.repeat(95_000)}</p>` } } });
+      const alice = editor();
+      const { templateId } = await createTemplate(alice, large);
+      expect((await call('POST', `/templates/${templateId}/versions/1/submit`, alice)).status).toBe(200);
+      const bob = approver();
+      expect((await call('POST', `/templates/${templateId}/versions/1/approve`, bob)).status).toBe(200);
+      expect((await getTemplate(templateId)).versions[0]).toMatchObject({ status: 'approved' });
+    });
+
     it('requires a token (401) and the editor role (403)', async () => {
       await expectNothingWritten(async () => {
         await expectError(await call('POST', '/templates', null, draft()), 401);
