@@ -1,4 +1,4 @@
-import { createLocalJWKSet, createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { createLocalJWKSet, createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { optionalEnv, requireEnv } from '#shared/config.ts';
 import { ForbiddenError, UnauthenticatedError } from '#shared/errors.ts';
 
@@ -21,7 +21,8 @@ function getKeySet(): JWTVerifyGetKey {
 
 /**
  * Verifies a staff bearer token (signature, issuer, audience, expiry) and returns who it is and which
- * roles it carries. Missing or invalid token: {@link UnauthenticatedError} (401).
+ * roles it carries. Missing or invalid token: {@link UnauthenticatedError} (401). Missing settings, or a
+ * key set that cannot be fetched: a plain error (5xx), since the token was never judged.
  *
  * @example
  * ```ts
@@ -31,10 +32,14 @@ function getKeySet(): JWTVerifyGetKey {
 export async function authenticateStaff(authorization: string | undefined): Promise<StaffPrincipal> {
   const match = /^Bearer ([A-Za-z0-9._~+/=-]+)$/.exec(authorization?.trim() ?? '');
   if (!match?.[1]) throw new UnauthenticatedError('Bearer token required');
+  // Our own settings first, outside the try: a deployment fault is a 5xx, not the caller's 401.
+  const keys = getKeySet();
+  const issuer = requireEnv('JWT_ISSUER');
+  const audience = requireEnv('JWT_AUDIENCE');
   try {
-    const { payload } = await jwtVerify(match[1], getKeySet(), {
-      issuer: requireEnv('JWT_ISSUER'),
-      audience: requireEnv('JWT_AUDIENCE'),
+    const { payload } = await jwtVerify(match[1], keys, {
+      issuer,
+      audience,
       algorithms: ['ES256', 'RS256'],
       // jose checks `exp` only when present: a token without one would never expire.
       requiredClaims: ['exp'],
@@ -44,8 +49,21 @@ export async function authenticateStaff(authorization: string | undefined): Prom
     if (typeof payload.sub !== 'string' || payload.sub === '') throw new Error('token has no subject');
     return { sub: payload.sub, roles };
   } catch (cause) {
+    // The key set could not be had (Cognito's JWKS timed out, failed or was unreadable): nothing is
+    // known about the token, and telling the client it is invalid would sign people out. A 5xx: retry.
+    if (keySetUnavailable(cause)) throw new Error('Staff token keys unavailable', { cause });
     throw new UnauthenticatedError('Invalid or expired token', { cause });
   }
+}
+
+/**
+ * jose's answers about the key set itself rather than the token: a timeout, an invalid set, or its
+ * generic error (a non-200 or non-JSON answer), and a fetch that failed outright (`fetch failed`).
+ */
+function keySetUnavailable(err: unknown): boolean {
+  if (err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid) return true;
+  if (err instanceof errors.JOSEError) return err.code === errors.JOSEError.code;
+  return err instanceof TypeError && err.message === 'fetch failed';
 }
 
 /**
