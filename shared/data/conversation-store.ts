@@ -67,24 +67,27 @@ export function toCustomer(item: Record<string, unknown>): CustomerRecord {
 }
 
 /**
- * Which customer each identity belongs to (absent when unknown): one GetItem, or one BatchGet.
+ * Which customer each identity belongs to (absent when unknown): one GetItem, or one BatchGet. Eventually
+ * consistent unless `consistent` (as after a lost create: the winner's identity was just written, and an
+ * eventually consistent read may not see it yet).
  *
  * @example
  * ```ts
  * const owners = await findIdentityOwners([{ kind: 'phone', value: '+14155550100' }]);
  * ```
  */
-export async function findIdentityOwners(refs: readonly IdentityRef[]): Promise<Map<string, string>> {
+export async function findIdentityOwners(refs: readonly IdentityRef[], options: { consistent?: boolean } = {}): Promise<Map<string, string>> {
   const owners = new Map<string, string>();
+  const ConsistentRead = options.consistent === true;
   if (refs.length === 1) {
     const ref = refs[0]!;
-    const { Item } = await documentClient.send(new GetCommand({ TableName: getTableName(), Key: identityKey(ref), ProjectionExpression: 'customerId' }));
+    const { Item } = await documentClient.send(new GetCommand({ TableName: getTableName(), Key: identityKey(ref), ProjectionExpression: 'customerId', ConsistentRead }));
     if (Item) owners.set(identityLabel(ref), Item.customerId as string);
     return owners;
   }
   if (refs.length === 0) return owners;
   const { Responses, UnprocessedKeys } = await documentClient.send(
-    new BatchGetCommand({ RequestItems: { [getTableName()]: { Keys: refs.map(identityKey), ProjectionExpression: 'kind, #v, customerId', ExpressionAttributeNames: { '#v': 'value' } } } }),
+    new BatchGetCommand({ RequestItems: { [getTableName()]: { Keys: refs.map(identityKey), ProjectionExpression: 'kind, #v, customerId', ExpressionAttributeNames: { '#v': 'value' }, ConsistentRead } } }),
   );
   if (UnprocessedKeys && Object.keys(UnprocessedKeys).length > 0) throw new Error('Identity lookup was throttled');
   for (const item of Responses?.[getTableName()] ?? []) owners.set(identityLabel({ kind: item.kind, value: item.value }), item.customerId as string);

@@ -142,7 +142,8 @@ async function finishMerge(absorbed: string, survivor: string, now: string): Pro
 export async function resolveSender(input: { from: IdentityRef; links?: readonly IdentityRef[]; displayName?: string; now: string; workQueue: WorkQueue }): Promise<string> {
   if (input.links !== undefined && input.links.length > 0) throw new Error('A message with identity links is resolved by resolveCustomer');
   for (let attempt = 0; attempt < 5; attempt++) {
-    const owner = (await findIdentityOwners([input.from])).get(identityLabel(input.from));
+    // After a lost create, strongly consistent: the winner's identity was just written.
+    const owner = (await findIdentityOwners([input.from], { consistent: attempt > 0 })).get(identityLabel(input.from));
     if (owner) return owner;
     const ids = newCustomerIds();
     if (await createCustomerWithIdentity({ ...ids, identity: input.from, displayName: input.displayName, now: input.now })) return ids.customerId;
@@ -175,7 +176,8 @@ export async function resolveCustomer(input: {
   });
 
   for (let attempt = 0; attempt < 5; attempt++) {
-    const owners = await findIdentityOwners(refs);
+    // After a lost create, strongly consistent: the winner's identity was just written.
+    const owners = await findIdentityOwners(refs, { consistent: attempt > 0 });
     const owned = new Map<string, string[]>();
     for (const [label, owner] of owners) owned.set(owner, [...(owned.get(owner) ?? []), label]);
     let customerId = owners.get(identityLabel(input.from)) ?? refs.map((r) => owners.get(identityLabel(r))).find(Boolean);

@@ -188,6 +188,47 @@ describe('claiming an identity for a customer', () => {
     expect(commands).toHaveLength(1);
     expect(commands[0]).toMatch(/^Get(Item)?Command$/);
   });
+
+  for (const [name, run] of [
+    ['an SMS, voice or email sender (resolveSender)', (from: IdentityRef) => m.resolve.resolveSender({ from, now: new Date().toISOString(), workQueue: noQueue })],
+    ['a chat message with links (resolveCustomer)', (from: IdentityRef) => resolve(from, [email()])],
+  ] as const) {
+    it(`looks the identity up again strongly consistently after losing its create to a concurrent first message: ${name}`, async () => {
+      // Prepare: this request's lookup misses; a concurrent first message from the same sender then
+      // creates the customer before this request's own create (which loses).
+      const from = chat();
+      const reads: Array<{ consistent: boolean }> = [];
+      let winner: Promise<string> | undefined;
+      const hook = `lost-create-${hex(8)}`;
+      m.client.dynamoClient.middlewareStack.add(
+        (next, context) => async (args) => {
+          const input = args.input as { ConsistentRead?: boolean; Key?: Record<string, unknown>; RequestItems?: Record<string, { Keys: Record<string, unknown>[]; ConsistentRead?: boolean }> };
+          const keys = input.Key ? [input.Key] : Object.values(input.RequestItems ?? {}).flatMap((r) => r.Keys);
+          const reading = /^(GetItem|BatchGetItem)Command$/.test(context.commandName ?? '') && keys.some((k) => JSON.stringify(k).includes(from.value));
+          if (reading) reads.push({ consistent: input.ConsistentRead === true || Object.values(input.RequestItems ?? {}).some((r) => r.ConsistentRead === true) });
+          const result = await next(args);
+          if (reading && !winner) {
+            winner = m.resolve.resolveSender({ from, now: new Date().toISOString(), workQueue: noQueue });
+            await winner;
+          }
+          return result;
+        },
+        { step: 'initialize', name: hook },
+      );
+      let customerId: string;
+      try {
+        // Act
+        customerId = await run(from);
+      } finally {
+        m.client.dynamoClient.middlewareStack.remove(hook);
+      }
+      // Assess: one customer; this request's first read was a plain one, its re-read strongly consistent.
+      expect(customerId).toBe(await winner);
+      expect(reads[0]).toEqual({ consistent: false });
+      expect(reads.at(-1)).toEqual({ consistent: true });
+      expect(reads.filter((r) => r.consistent).length).toBeGreaterThanOrEqual(1);
+    });
+  }
 });
 
 describe('what a merge does with the absorbed customer’s opt-outs', () => {
