@@ -1,5 +1,6 @@
 import { ChangeMessageVisibilityCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { optionalEnv, requireEnv } from '#shared/config.ts';
+import { consumerTimeoutSeconds, queueConsumers } from '#shared/routes.ts';
 
 /** Created once per cold start; exported so that tests can watch the calls it makes. */
 export const outboundSqsClient = new SQSClient({ endpoint: optionalEnv('SQS_ENDPOINT'), maxAttempts: 3 });
@@ -8,8 +9,15 @@ const sqs = outboundSqsClient;
 /** The send job: everything else (text, address, template) is read from the stored message at send time. */
 export type OutboundJob = { readonly messageId: string; readonly conversationId: string };
 
-/** SQS allows a received message to stay hidden for at most 12 hours. */
+/** SQS allows a received message to stay hidden for at most 12 hours, counted from its receive. */
 export const MAX_VISIBILITY_SECONDS = 43_200;
+
+/**
+ * The longest hide a consumer may ask for: SQS refuses a visibility timeout that would end more than 12 h
+ * after the receive (it does not shorten it), and the job was received up to a consumer timeout before
+ * (the sender's Lambda runs 60 s at most). Two timeouts' margin.
+ */
+export const MAX_HIDE_SECONDS = MAX_VISIBILITY_SECONDS - 2 * consumerTimeoutSeconds(queueConsumers.find((c) => c.name === 'OutboundSender')!);
 
 /**
  * Port: the outbound FIFO queue, grouped by conversation so one customer's messages leave in order.
@@ -20,7 +28,10 @@ export type OutboundQueue = {
    * `paced`: a message held until a later time (broadcast pacing), queued in its own lane.
    */
   enqueue(job: OutboundJob, options?: { paced?: boolean }): Promise<void>;
-  /** Keeps a received job hidden for `seconds` from now (broadcast pacing, retry backoff), at most 12 h. */
+  /**
+   * Keeps a received job hidden for `seconds` from now (broadcast pacing, retry backoff), at most
+   * {@link MAX_HIDE_SECONDS}: a longer wait comes back then and is hidden again.
+   */
   hideFor(receiptHandle: string, seconds: number): Promise<void>;
 };
 
@@ -53,7 +64,7 @@ export const sqsOutboundQueue: OutboundQueue = {
       new ChangeMessageVisibilityCommand({
         QueueUrl: requireEnv('OUTBOUND_QUEUE_URL'),
         ReceiptHandle: receiptHandle,
-        VisibilityTimeout: Math.max(0, Math.min(MAX_VISIBILITY_SECONDS, Math.ceil(seconds))),
+        VisibilityTimeout: Math.max(0, Math.min(MAX_HIDE_SECONDS, Math.ceil(seconds))),
       }),
     );
   },
