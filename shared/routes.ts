@@ -172,8 +172,10 @@ export function consumerTimeoutSeconds(consumer: Pick<QueueConsumer, 'timeoutSec
 
 export const queueConsumers: readonly QueueConsumer[] = [
   { name: 'InboundWorkConsumer', queue: 'inbound-work', entry: 'functions/sqs/inbound-work.ts', batchSize: 10 },
-  // Grouped by template: keeps the pending-approval list that GET /approvals reads.
-  { name: 'TemplateApprovalsConsumer', queue: 'template-approvals', entry: 'functions/sqs/template-approvals.ts', batchSize: 10, fifo: true },
+  // Grouped by template: keeps the pending-approval list that GET /approvals reads. A failed record
+  // hands back the rest of its template's group untried, each hand-back counting a receive, so the DLQ
+  // threshold is set for hours of a store outage (50 × the 6-minute visibility), not 30 minutes.
+  { name: 'TemplateApprovalsConsumer', queue: 'template-approvals', entry: 'functions/sqs/template-approvals.ts', batchSize: 10, fifo: true, maxReceiveCount: 50 },
   // Grouped by conversation: a customer's messages leave in the order they were queued. A job is received
   // again each time an earlier message of its conversation is retried (it waits, untried), so the DLQ
   // threshold is far above the 5 tries a message gets (MAX_SEND_ATTEMPTS, counted on the message).

@@ -546,7 +546,7 @@ describe('SQS', () => {
       const { queueId, dlqId } = queueIdsOf(consumer);
 
       // Assess
-      const maxReceiveCount = consumer.queue === 'outbound' ? 50 : 5;
+      const maxReceiveCount = consumer.queue === 'inbound-work' ? 5 : 50;
       expect(resources[queueId]?.Properties).toMatchObject({ KmsMasterKeyId: expect.anything(), RedrivePolicy: { maxReceiveCount } });
       expect(resources[dlqId]?.Properties).toMatchObject({ KmsMasterKeyId: expect.anything() });
       template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {

@@ -72,7 +72,7 @@ type Delivery = { body: string; group: string | undefined; receiveCount: string;
 
 describe("the stack's FIFO queues", () => {
   it.each([
-    ['template-approvals', env.TEMPLATE_APPROVALS_QUEUE_URL, env.TEMPLATE_APPROVALS_DLQ_QUEUE_URL, 5],
+    ['template-approvals', env.TEMPLATE_APPROVALS_QUEUE_URL, env.TEMPLATE_APPROVALS_DLQ_QUEUE_URL, 50],
     ['outbound', env.OUTBOUND_QUEUE_URL, env.OUTBOUND_DLQ_QUEUE_URL, 50],
   ])('%s is <queue>.fifo without content-based deduplication, with a FIFO DLQ after %i receives', async (queue, url, dlqUrl, receives) => {
     // Act
