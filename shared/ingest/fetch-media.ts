@@ -65,6 +65,9 @@ async function twilioBasicAuth(): Promise<string | undefined> {
   return keySid ? `Basic ${Buffer.from(`${keySid}:${await getSecretSetting('TWILIO_API_KEY_SECRET')}`).toString('base64')}` : undefined;
 }
 
+/** 4xx answers that are not the media's fault: credentials refused, a timeout, a rate limit. */
+const retriedClientStatuses = new Set([401, 403, 408, 429]);
+
 /**
  * Downloads one media file, following redirects by hand so that every hop is checked like the first
  * (host, scheme), at most {@link MAX_MEDIA_REDIRECTS} of them. The Twilio credentials go to the first
@@ -86,7 +89,9 @@ async function download(sourceUrl: string, deps: FetchMediaDeps): Promise<{ cont
       url = fetchableUrl(location, url);
       continue;
     }
-    if (res.status >= 400 && res.status < 500 && res.status !== 429) throw new PermanentMediaError(`media answered ${res.status}`);
+    // 401/403 say our credentials were refused (an API key unset or rotated, media auth switched on), not
+    // that the media is gone: retried, and kept in the DLQ for a redrive once the credentials are fixed.
+    if (res.status >= 400 && res.status < 500 && !retriedClientStatuses.has(res.status)) throw new PermanentMediaError(`media answered ${res.status}`);
     if (!res.ok) throw new Error(`media answered ${res.status}`);
     const declared = Number(res.headers.get('content-length') ?? 0);
     if (declared > MAX_MEDIA_BYTES) throw new PermanentMediaError('media too large');

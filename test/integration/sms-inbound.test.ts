@@ -74,6 +74,8 @@ describe('Twilio SMS webhook → the sender’s thread', () => {
   });
 
   describe('MMS media', () => {
+    /** Whether `/media/locked.png` refuses our credentials (401), as Twilio does with a wrong API key. */
+    let locked = true;
     const png = Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000', 'hex');
     type Seen = { path: string; search: string; authorization?: string };
     /**
@@ -87,6 +89,7 @@ describe('Twilio SMS webhook → the sender’s thread', () => {
         if (req.path === '/media/ok.png') return { status: 200, headers: { 'content-type': 'image/png' }, body: png };
         if (req.path === '/media/redirect') return { status: 302, headers: { location: req.query.get('to') ?? '' } };
         if (req.path === '/media/loop') return { status: 307, headers: { location: `/media/loop?${req.query.toString()}` } };
+        if (req.path === '/media/locked.png') return locked ? { status: 401 } : { status: 200, headers: { 'content-type': 'image/png' }, body: png };
         return { status: 404 };
       });
       return Object.assign(server, { seen });
@@ -172,6 +175,32 @@ describe('Twilio SMS webhook → the sender’s thread', () => {
       const attachments = await mmsAttachments([`${media.baseUrl}/media/loop?t=${tok}`]);
       expect(attachments[0]).toMatchObject({ status: 'failed' });
       expect(askedFor(media, tok)).toHaveLength(MAX_MEDIA_REDIRECTS + 1);
+    });
+
+    it('keeps media pending and retries while the media host refuses our credentials (401), and stores it once they work', async () => {
+      const { appendMessage, getMessage } = await import('#shared/data/conversation-store.ts');
+      const { newCustomerIds } = await import('#shared/domain/ids.ts');
+      const { fetchMedia } = await import('#shared/ingest/fetch-media.ts');
+      const { customerId, conversationId } = newCustomerIds();
+      const messageId = `msg_${randomBytes(16).toString('hex')}`;
+      await appendMessage({
+        conversationId,
+        customerId,
+        messageId,
+        channel: 'sms',
+        direction: 'inbound',
+        body: '',
+        createdAt: new Date().toISOString(),
+        attachments: [{ name: 'photo.png', contentType: 'image/png', sourceUrl: `${media.baseUrl}/media/locked.png`, status: 'pending' }],
+      });
+      locked = true;
+      // The job fails (the queue retries it, then keeps it in the DLQ), the attachment stays pending.
+      await expect(fetchMedia({ type: 'fetch-media', conversationId, messageId })).rejects.toThrow('media answered 401');
+      expect((await getMessage(conversationId, messageId))?.attachments?.[0]).toMatchObject({ status: 'pending' });
+      // The API key is fixed: the retry (or a redrive) stores it.
+      locked = false;
+      await fetchMedia({ type: 'fetch-media', conversationId, messageId });
+      expectStoredPng((await getMessage(conversationId, messageId))?.attachments?.[0]);
     });
 
     it('sends the Twilio credentials to the media URL’s own origin only, never to the host a redirect leads to', async () => {
