@@ -4,7 +4,7 @@ import { advanceStatus, asOutboundMessage, claimForSending, markOutcomeUnknown, 
 import type { StoredTemplateVersion } from '#shared/data/template-store.ts';
 import type { Channel } from '#shared/domain/message.ts';
 import type { RenderedContent } from '#shared/domain/template.ts';
-import { getCustomerWithConsent } from '#shared/data/consent-store.ts';
+import { getCustomerWithConsent, setConsent } from '#shared/data/consent-store.ts';
 import { findMessageFollowingMerge, writeFollowingMerge } from '#shared/ingest/follow-merge.ts';
 import { rootCustomer } from '#shared/ingest/resolve-customer.ts';
 import { logger } from '#shared/logger.ts';
@@ -165,7 +165,16 @@ async function deliver(job: DeliverJob, deps: DeliverDeps, reruns: number): Prom
   try {
     result = await sender.send(delivery);
   } catch (err) {
-    if (err instanceof PermanentDeliveryError) return fail(err.reason);
+    if (err instanceof PermanentDeliveryError) {
+      // The provider knows of an opt-out the ledger missed (a STOP whose webhook never reached us): recorded
+      // now, so the next send to the channel is refused (409) before anything is queued.
+      if (err.recipientOptedOut) {
+        const at = deps.now().toISOString();
+        await setConsent({ customerId: consentOf, channel: message.channel, status: 'opted_out', source: err.reason, actor: 'system:provider', now: at, requestedAt: at });
+        logger.info('provider reported the recipient opted out; recorded', { ...log, channel: message.channel, reason: err.reason });
+      }
+      return fail(err.reason);
+    }
     // Unknown also when this try was refused but an earlier one went unanswered: that one may have gone out.
     const outcomeUnknown = (err instanceof TransientDeliveryError && err.outcomeUnknown) || retryAfterUnknown;
     if (attempt >= MAX_SEND_ATTEMPTS) {

@@ -26,13 +26,19 @@ export type DeliveryResult = {
   readonly provider: 'twilio' | 'sendgrid' | 'chat' | 'outbox';
 };
 
-/** The provider refused for good (e.g. Twilio 21610 opted out, 21211 invalid number): never retried. */
+/**
+ * The provider refused for good (e.g. Twilio 21610 opted out, 21211 invalid number): never retried.
+ * `recipientOptedOut`: the provider's own record says the recipient opted out of the channel (Twilio
+ * 21610: they texted STOP to this sender), which the consent ledger then records too.
+ */
 export class PermanentDeliveryError extends Error {
   readonly reason: string;
-  constructor(reason: string, options?: { cause?: unknown }) {
+  readonly recipientOptedOut: boolean;
+  constructor(reason: string, options?: { cause?: unknown; recipientOptedOut?: boolean }) {
     super(`Delivery refused: ${reason}`, options);
     this.name = 'PermanentDeliveryError';
     this.reason = reason;
+    this.recipientOptedOut = options?.recipientOptedOut ?? false;
   }
 }
 

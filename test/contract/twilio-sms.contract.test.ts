@@ -82,6 +82,7 @@ describe('Twilio SMS adapter against a local Twilio Messages API (contract)', ()
 
     // Act
     const err = await expectPermanent(sms().send(delivery({ channel: 'sms', to, body: 'secret body text' })), 'twilio:21610');
+    expect(err.recipientOptedOut).toBe(true);
 
     // Assess
     expect(twilio.requests.at(-1)).toMatchObject({ status: 400, params: { To: to } });
@@ -131,10 +132,22 @@ describe('Twilio SMS adapter against a local Twilio Messages API (contract)', ()
     expect(result.providerMessageId).toBe(forThisNumber[2]!.sid);
   });
 
-  it('503 is transient', async () => {
+  it('503 is transient with an unknown outcome: a 5xx from in front of the API may come after the message was created', async () => {
     const to = freshPhone();
     twilio.failNext({ to, status: 503, code: 20503 });
+    expect((await expectTransient(sms().send(delivery({ channel: 'sms', to })))).outcomeUnknown).toBe(true);
+  });
+
+  it('a full queue of the sender number (21611, a 400) is transient: not now, rather than never', async () => {
+    const to = freshPhone();
+    twilio.failNext({ to, status: 400, code: 21611 });
     expect((await expectTransient(sms().send(delivery({ channel: 'sms', to })))).outcomeUnknown).toBe(false);
+  });
+
+  it('a refusal other than 21610 does not say the recipient opted out', async () => {
+    const to = freshPhone();
+    twilio.failNext({ to, status: 400, code: 21614 });
+    expect((await expectPermanent(sms().send(delivery({ channel: 'sms', to })), 'twilio:21614')).recipientOptedOut).toBe(false);
   });
 
   it('a refused connection is transient, and the message surely not sent', async () => {

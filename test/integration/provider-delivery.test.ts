@@ -7,7 +7,7 @@ import type { LocalStack } from '#local/stack.ts';
 import { startSendgridApiFake, type SendgridApiFake } from '#test/fakes/sendgrid-api.fake.ts';
 import { startTwilioApiFake, type TwilioApiFake } from '#test/fakes/twilio-api.fake.ts';
 import { postTwilioForm, waitFor } from '#test/helpers/index.ts';
-import { approvedTemplate, jsonOf, messageIn, newCustomer, send, smsDraft, waitForStatus } from '../model/outbound-support.ts';
+import { agent, approvedTemplate, call, jsonOf, messageIn, newCustomer, send, smsDraft, waitForStatus } from '../model/outbound-support.ts';
 
 /**
  * The sender's delivery rules end to end with the REAL provider adapters: a local stack of this file's
@@ -174,10 +174,29 @@ describe('delivery through the real provider adapters (Twilio and SendGrid API f
     expect(sent).toMatchObject({ channel: 'voice', status: 'sent', provider: 'twilio', providerMessageId: calls[0]!.sid });
   });
 
-  it.each([
-    { code: 21610, what: 'unsubscribed recipient' },
-    { code: 21211, what: 'invalid To number' },
-  ])('marks an SMS failed with twilio:$code when Twilio refuses it ($what), after one call and no retry', async ({ code }) => {
+  it('marks an SMS failed with twilio:21610 when Twilio knows the recipient texted STOP, and records that opt-out so the next SMS is a 409', async () => {
+    // Prepare: the customer's STOP never reached our webhook; the ledger still says opted in.
+    const customer = await newCustomer();
+    const phone = customer.phone!;
+    twilio.failNext({ to: phone, status: 400, code: 21610 });
+
+    // Act
+    const messageId = await queued(customer.conversationId, { channel: 'sms', body: 'Your card has been posted.' });
+    const failed = await waitForStatus(customer.conversationId, messageId, ['failed', 'sent']);
+
+    // Assess: one call; the opt-out is in the ledger (and its audit trail), the next SMS is refused
+    // before anything is queued, and email is left alone.
+    expect(failed).toMatchObject({ status: 'failed', failureReason: 'twilio:21610' });
+    type Consent = { channels: Record<string, string>; history: Array<{ actor: string; action: string; details: { channel: string; source: string } }> };
+    const consent = await jsonOf<Consent>(await call('GET', `/customers/${customer.customerId}/consent`, agent()), 200);
+    expect(consent.channels).toMatchObject({ sms: 'opted_out', email: 'opted_in' });
+    expect(consent.history).toContainEqual(expect.objectContaining({ actor: 'system:provider', action: 'opted_out', details: { channel: 'sms', source: 'twilio:21610' } }));
+    const refused = await send(customer.conversationId, { channel: 'sms', body: 'Another one.' });
+    expect(refused.status).toBe(409);
+    expect(twilioCallsTo(phone)).toHaveLength(1);
+  });
+
+  it.each([{ code: 21211, what: 'invalid To number' }])('marks an SMS failed with twilio:$code when Twilio refuses it ($what), after one call and no retry', async ({ code }) => {
     // Prepare
     const customer = await newCustomer();
     const phone = customer.phone!;
@@ -216,14 +235,15 @@ describe('delivery through the real provider adapters (Twilio and SendGrid API f
   });
 
   it(
-    'retries after a transient Twilio 500 and a SendGrid 429, back to queued in between, and sends each once',
+    'retries after a transient Twilio 429 and a SendGrid 429, back to queued in between, and sends each once',
     async () => {
       // Prepare: the first call of each fails with an error worth retrying
       const template = await approvedTemplate();
       const [smsCustomer, emailCustomer] = await Promise.all([newCustomer(), newCustomer()]);
       const phone = smsCustomer.phone!;
       const email = emailCustomer.email!;
-      twilio.failNext({ to: phone, status: 500 });
+      // (A Twilio 5xx leaves the outcome unknown instead: see the sender's tests.)
+      twilio.failNext({ to: phone, status: 429 });
       sendgrid.failNext({ to: email, status: 429 });
 
       // Act: both go out at once, so their retries (10 s backoff on the first) overlap
@@ -241,7 +261,7 @@ describe('delivery through the real provider adapters (Twilio and SendGrid API f
         waitForStatus(emailCustomer.conversationId, emailId, ['sent', 'failed'], 20_000),
       ]);
       const smsCalls = twilioCallsTo(phone);
-      expect(smsCalls.map((r) => r.status)).toEqual([500, 201]);
+      expect(smsCalls.map((r) => r.status)).toEqual([429, 201]);
       expect(smsCalls[1]!.params.Body).toBe(smsCalls[0]!.params.Body);
       expect(sms).toMatchObject({ status: 'sent', provider: 'twilio', providerMessageId: smsCalls[1]!.sid });
       expect(sms.failureReason).toBeUndefined();

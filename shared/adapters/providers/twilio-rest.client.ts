@@ -51,11 +51,17 @@ export function twilioApiVersion(settings: TwilioSettings): TwilioVersion {
   return new Version(new Domain(transport, settings.baseUrl ?? TWILIO_API_BASE_URL), '2010-04-01');
 }
 
+/** Twilio error 21610: the recipient unsubscribed (texted STOP) from this sender. */
+const TWILIO_UNSUBSCRIBED = 21610;
+/** Twilio error 21611: the From number has too many messages queued. */
+const TWILIO_QUEUE_FULL = 21611;
+
 /**
  * Maps whatever a Twilio call threw onto the port's errors: `RestException` (legacy JSON
  * `{code, message, more_info, status}`) and `TwilioServiceException` (RFC 9457) by HTTP status, reason
- * `twilio:<Twilio error code>` (e.g. `twilio:21610`); an unreadable 2xx answer is transient. Anything else
- * (a bug of ours) is passed on unchanged.
+ * `twilio:<Twilio error code>` (e.g. `twilio:21610`), except 21611 (queue full: transient) and a 5xx
+ * (transient, outcome unknown: the message may have been created); an unreadable 2xx answer is
+ * transient with the outcome unknown too. Anything else (a bug of ours) is passed on unchanged.
  *
  * @example
  * ```ts
@@ -67,6 +73,13 @@ export function twilioDeliveryError(err: unknown): unknown {
   if (err instanceof RestException || err instanceof TwilioServiceException) {
     const status = Number(err.status);
     const code = typeof err.code === 'number' && err.code > 0 ? err.code : status;
+    // 21611: the sender number's queue is full (a 400, but "not now"): retried like a 429.
+    if (code === TWILIO_QUEUE_FULL) return new TransientDeliveryError(`twilio:${code}: HTTP ${status}, the number's queue is full`);
+    // A 5xx may come from in front of Twilio's API after the message was created: the outcome is
+    // unknown, and the retry goes ahead only if no status callback has named the message by then.
+    if (status >= 500) return new TransientDeliveryError(`twilio:${code}: HTTP ${status}, worth retrying`, { outcomeUnknown: true });
+    // 21610: the recipient texted STOP to this sender; Twilio blocks every message until they text START.
+    if (code === TWILIO_UNSUBSCRIBED) return new PermanentDeliveryError(`twilio:${code}`, { cause: new Error(`HTTP ${status}`), recipientOptedOut: true });
     return deliveryErrorForStatus({ status, reason: `twilio:${code}` });
   }
   // A 2xx whose body is not JSON: Twilio may have accepted the message.

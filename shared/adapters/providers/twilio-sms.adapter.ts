@@ -5,8 +5,9 @@ import { twilioApiVersion, twilioDeliveryError, type TwilioSettings } from './tw
 /**
  * SMS through Twilio Messages (`POST /2010-04-01/Accounts/{AccountSid}/Messages.json`) with the official
  * `twilio` package's message resource: To, From (our number), Body, StatusCallback. Answers the Message
- * SID; Twilio refusals become `PermanentDeliveryError('twilio:<code>')` (21610 unsubscribed, 21211
- * invalid To, 21614 not a mobile…) or `TransientDeliveryError` (429, 5xx, timeout, network).
+ * SID; Twilio refusals become `PermanentDeliveryError('twilio:<code>')` (21610 unsubscribed, flagged
+ * `recipientOptedOut`; 21211 invalid To, 21614 not a mobile…) or `TransientDeliveryError` (429, 21611
+ * queue full, network; 5xx and timeouts with the outcome unknown).
  *
  * @example
  * ```ts
