@@ -257,9 +257,10 @@ export async function markOutcomeUnknown(conversationId: string, messageId: stri
   const claimedAt = abandonedClaim?.sendingAt;
   const sameClaim = claimedAt === undefined ? 'attribute_not_exists(sendingAt)' : 'sendingAt = :claimedAt';
   const abandoned = abandonedClaim ? ` AND ${sameClaim} AND attribute_not_exists(outcomeUnknownAt)` : '';
+  // Since when the outcome is unknown: the abandoned try's claim, else this failure.
   return conditionalUpdate({
     Key: messageKey(conversationId, messageId),
-    UpdateExpression: 'SET outcomeUnknownAt = :now, statusUpdatedAt = :now',
+    UpdateExpression: `SET outcomeUnknownAt = ${claimedAt === undefined ? ':now' : ':claimedAt'}, statusUpdatedAt = :now`,
     ConditionExpression: `${exists} AND #status = :sending AND attribute_not_exists(providerMessageId)${abandoned}`,
     ExpressionAttributeNames: { '#status': 'status' },
     ExpressionAttributeValues: { ':sending': 'sending', ':now': now, ...(claimedAt !== undefined ? { ':claimedAt': claimedAt } : {}) },

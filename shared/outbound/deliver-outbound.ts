@@ -47,6 +47,14 @@ export const MAX_SEND_ATTEMPTS = 5;
  */
 export const CLAIM_LIFETIME_SECONDS = consumerTimeoutSeconds(queueConsumers.find((c) => c.name === 'OutboundSender')!) + 30;
 
+/**
+ * How long a retry after an unknown outcome waits for the provider's word first. Twilio sends no callback
+ * for a new SMS's first status (`queued`): its first comes as the SMS leaves the number's queue, seconds
+ * later, longer when the queue is busy; SendGrid posts its events in batches. A callback naming the message
+ * in that time means it went out, and the retry sends nothing.
+ */
+export const UNKNOWN_OUTCOME_SETTLE_SECONDS = 300;
+
 /** A job re-runs itself after a merge moved its message or a claim was found abandoned; never for ever. */
 const MAX_RERUNS = 8;
 
@@ -81,7 +89,8 @@ export function backoffSeconds(attempt: number): number {
  *    record the outcome:
  *    `sent`; `failed` with the provider's reason (never retried); back to `queued` to retry later when
  *    the provider answered "not now"; or, when its answer never came (the outcome is unknown), left
- *    `sending` for the retry, which goes ahead only if no status callback has named the message since
+ *    `sending` for the retry, which comes {@link UNKNOWN_OUTCOME_SETTLE_SECONDS} later at the earliest
+ *    and goes ahead only if no status callback has named the message since
  *
  * @example
  * ```ts
@@ -123,6 +132,10 @@ async function deliver(job: DeliverJob, deps: DeliverDeps, reruns: number): Prom
     return again({ conversationId, messageId });
   }
   if (message.status !== 'queued' && !retryAfterUnknown) return { result: 'skipped' };
+  if (retryAfterUnknown) {
+    const waitedSeconds = (now.getTime() - Date.parse(message.outcomeUnknownAt!)) / 1000;
+    if (waitedSeconds < UNKNOWN_OUTCOME_SETTLE_SECONDS) return { result: 'later', retryInSeconds: Math.max(1, Math.ceil(UNKNOWN_OUTCOME_SETTLE_SECONDS - waitedSeconds)), why: 'transient' };
+  }
 
   if (message.notBefore) {
     const waitMs = Date.parse(message.notBefore) - now.getTime();
@@ -186,7 +199,8 @@ async function deliver(job: DeliverJob, deps: DeliverDeps, reruns: number): Prom
     // `sending`, and the retry goes ahead only if no callback has named it by then (at most one send).
     const mark = outcomeUnknown ? markOutcomeUnknown : releaseClaim;
     await writeFollowingMerge(message, (at) => mark(at, messageId, deps.now().toISOString()), (applied) => applied);
-    const retryInSeconds = backoffSeconds(attempt);
+    // An unknown outcome waits for the provider's word (a callback) before the retry decides.
+    const retryInSeconds = outcomeUnknown ? Math.max(UNKNOWN_OUTCOME_SETTLE_SECONDS, backoffSeconds(attempt)) : backoffSeconds(attempt);
     // Name and message only: a provider's answer (the error's cause) may quote the recipient.
     const error = err instanceof Error ? { name: err.name, message: err.message } : { name: typeof err };
     logger.warn('outbound delivery will be retried', { ...log, attempt, retryInSeconds, error });

@@ -16,6 +16,8 @@ let restore: () => void;
 let modules: {
   sendMessage: typeof import('#shared/outbound/send-message.ts').sendMessage;
   deliverOutbound: typeof import('#shared/outbound/deliver-outbound.ts').deliverOutbound;
+  settleSeconds: number;
+  claimLifetimeSeconds: number;
   errors: typeof import('#shared/ports/channel-sender.ts');
   setConsent: typeof import('#shared/data/consent-store.ts').setConsent;
   store: typeof import('#shared/data/outbound-store.ts');
@@ -29,6 +31,8 @@ beforeAll(async () => {
   modules = {
     sendMessage: (await import('#shared/outbound/send-message.ts')).sendMessage,
     deliverOutbound: (await import('#shared/outbound/deliver-outbound.ts')).deliverOutbound,
+    settleSeconds: (await import('#shared/outbound/deliver-outbound.ts')).UNKNOWN_OUTCOME_SETTLE_SECONDS,
+    claimLifetimeSeconds: (await import('#shared/outbound/deliver-outbound.ts')).CLAIM_LIFETIME_SECONDS,
     errors: await import('#shared/ports/channel-sender.ts'),
     setConsent: (await import('#shared/data/consent-store.ts')).setConsent,
     store: await import('#shared/data/outbound-store.ts'),
@@ -58,6 +62,12 @@ function fakeSender(answer: (delivery: OutboundDelivery) => Promise<void> = asyn
     },
   };
   return { calls, sender };
+}
+
+/** One clock for the tests of retries: 10 minutes on at every reading, so each retry comes after the settle time. */
+let stepped = Date.now() + 3 * HOUR;
+function steppingDeps(sender: ChannelSender): DeliverDeps {
+  return { senderFor: () => sender, now: () => new Date((stepped += 10 * 60_000)) };
 }
 
 function depsWith(sender: ChannelSender): DeliverDeps {
@@ -169,22 +179,34 @@ describe('deliverOutbound', () => {
     it('keeps the message sending, and the retry sends nothing once a status callback has named it', async () => {
       const { job } = await heldMessage();
       const first = unheard();
-      expect(await modules.deliverOutbound(job, depsWith(first.sender))).toEqual({ result: 'later', why: 'transient', retryInSeconds: 10 });
+      expect(await modules.deliverOutbound(job, steppingDeps(first.sender))).toEqual({ result: 'later', why: 'transient', retryInSeconds: modules.settleSeconds });
       expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'sending', outcomeUnknownAt: expect.any(String) });
       // Twilio had it after all: its status callback arrives before the retry.
       expect(await modules.applyDeliveryStatus({ conversationId: job.conversationId, messageId: job.messageId, status: 'delivered', providerMessageId: 'SM0123456789abcdef0123456789abcdef' })).toBe('updated');
       const retry = fakeSender();
-      expect(await modules.deliverOutbound(job, depsWith(retry.sender))).toEqual({ result: 'skipped' });
+      expect(await modules.deliverOutbound(job, steppingDeps(retry.sender))).toEqual({ result: 'skipped' });
       expect(retry.calls).toHaveLength(0);
       expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'delivered', providerMessageId: 'SM0123456789abcdef0123456789abcdef' });
     });
 
+    it('waits for the provider’s word before a retry: a copy of the job that comes early sends nothing', async () => {
+      const { job } = await heldMessage();
+      const failedAt = new Date(Date.now() + 2 * HOUR);
+      expect(await modules.deliverOutbound(job, { senderFor: () => unheard().sender, now: () => failedAt })).toMatchObject({ result: 'later', why: 'transient' });
+      const early = fakeSender();
+      const outcome = await modules.deliverOutbound(job, { senderFor: () => early.sender, now: () => new Date(failedAt.getTime() + 60_000) });
+      expect(outcome).toMatchObject({ result: 'later', why: 'transient' });
+      expect((outcome as { retryInSeconds: number }).retryInSeconds).toBeGreaterThan(modules.settleSeconds - 61);
+      expect(early.calls).toHaveLength(0);
+      expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'sending', outcomeUnknownAt: expect.any(String) });
+    });
+
     it('sends again, once, when nothing has named the message by the retry', async () => {
       const { job } = await heldMessage();
-      expect(await modules.deliverOutbound(job, depsWith(unheard().sender))).toMatchObject({ result: 'later', why: 'transient' });
+      expect(await modules.deliverOutbound(job, steppingDeps(unheard().sender))).toMatchObject({ result: 'later', why: 'transient' });
       // Two copies of the retried job at once: one claim, one call.
       const retry = fakeSender(() => new Promise((r) => setTimeout(r, 50)));
-      const outcomes = await Promise.all([modules.deliverOutbound(job, depsWith(retry.sender)), modules.deliverOutbound(job, depsWith(retry.sender))]);
+      const outcomes = await Promise.all([modules.deliverOutbound(job, steppingDeps(retry.sender)), modules.deliverOutbound(job, steppingDeps(retry.sender))]);
       expect(outcomes.map((o) => o.result).sort()).toEqual(['sent', 'skipped']);
       expect(retry.calls).toHaveLength(1);
       expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'sent', providerMessageId: expect.stringMatching(/^SM/) });
@@ -197,13 +219,13 @@ describe('deliverOutbound', () => {
     ] as const) {
       it(`sends nothing more once Twilio’s first in-between callback (${Object.values(callback)[0]}) has named the ${channel} message`, async () => {
         const { job } = await heldMessage({ channel });
-        expect(await modules.deliverOutbound(job, depsWith(unheard().sender))).toMatchObject({ result: 'later', why: 'transient' });
+        expect(await modules.deliverOutbound(job, steppingDeps(unheard().sender))).toMatchObject({ result: 'later', why: 'transient' });
         // Twilio had it: the call (or SMS) is under way, long before it completes.
         const sid = `${channel === 'sms' ? 'SM' : 'CA'}${randomBytes(16).toString('hex')}`;
         const res = await twilioStatusCallback(job, channel === 'sms' ? { MessageSid: sid, ...callback } : { CallSid: sid, ...callback });
         expect(res.status).toBe(200);
         const retry = fakeSender();
-        expect(await modules.deliverOutbound(job, depsWith(retry.sender))).toEqual({ result: 'skipped' });
+        expect(await modules.deliverOutbound(job, steppingDeps(retry.sender))).toEqual({ result: 'skipped' });
         expect(retry.calls).toHaveLength(0);
         expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'sent', providerMessageId: sid });
       });
@@ -211,35 +233,35 @@ describe('deliverOutbound', () => {
 
     it('keeps the outcome unknown when the retry is refused (429), so a late callback of the first try still names it and nothing is sent a third time', async () => {
       const { job } = await heldMessage();
-      expect(await modules.deliverOutbound(job, depsWith(unheard().sender))).toMatchObject({ result: 'later' });
+      expect(await modules.deliverOutbound(job, steppingDeps(unheard().sender))).toMatchObject({ result: 'later' });
       const refused = fakeSender(async () => {
         throw new modules.errors.TransientDeliveryError('Twilio answered 429');
       });
-      expect(await modules.deliverOutbound(job, depsWith(refused.sender))).toMatchObject({ result: 'later', why: 'transient' });
+      expect(await modules.deliverOutbound(job, steppingDeps(refused.sender))).toMatchObject({ result: 'later', why: 'transient' });
       expect(refused.calls).toHaveLength(1);
       expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'sending', outcomeUnknownAt: expect.any(String) });
       // The first try's SMS went out after all.
       expect(await modules.applyDeliveryStatus({ ...job, status: 'delivered', providerMessageId: 'SM0123456789abcdef0123456789abcdee' })).toBe('updated');
       const third = fakeSender();
-      expect(await modules.deliverOutbound(job, depsWith(third.sender))).toEqual({ result: 'skipped' });
+      expect(await modules.deliverOutbound(job, steppingDeps(third.sender))).toEqual({ result: 'skipped' });
       expect(third.calls).toHaveLength(0);
     });
 
     it('on the fifth try, a refused retry after an unanswered one fails with provider_outcome_unknown', async () => {
       const { job } = await heldMessage();
-      expect(await modules.deliverOutbound(job, depsWith(unheard().sender))).toMatchObject({ result: 'later' });
+      expect(await modules.deliverOutbound(job, steppingDeps(unheard().sender))).toMatchObject({ result: 'later' });
       const refused = fakeSender(async () => {
         throw new modules.errors.TransientDeliveryError('Twilio answered 503');
       });
-      for (let i = 0; i < 3; i++) expect(await modules.deliverOutbound(job, depsWith(refused.sender))).toMatchObject({ result: 'later' });
-      expect(await modules.deliverOutbound(job, depsWith(refused.sender))).toEqual({ result: 'failed' });
+      for (let i = 0; i < 3; i++) expect(await modules.deliverOutbound(job, steppingDeps(refused.sender))).toMatchObject({ result: 'later' });
+      expect(await modules.deliverOutbound(job, steppingDeps(refused.sender))).toEqual({ result: 'failed' });
       expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'failed', failureReason: 'provider_outcome_unknown' });
     });
 
     it('after five unanswered tries, marks the message failed with provider_outcome_unknown', async () => {
       const { job } = await heldMessage();
-      for (let i = 0; i < 4; i++) expect(await modules.deliverOutbound(job, depsWith(unheard().sender))).toMatchObject({ result: 'later', why: 'transient' });
-      expect(await modules.deliverOutbound(job, depsWith(unheard().sender))).toEqual({ result: 'failed' });
+      for (let i = 0; i < 4; i++) expect(await modules.deliverOutbound(job, steppingDeps(unheard().sender))).toMatchObject({ result: 'later', why: 'transient' });
+      expect(await modules.deliverOutbound(job, steppingDeps(unheard().sender))).toEqual({ result: 'failed' });
       expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'failed', failureReason: 'provider_outcome_unknown' });
     });
   });
@@ -307,16 +329,20 @@ describe('a claim abandoned by its try (the function died, or its outcome write 
     const claimedAt = new Date(Date.now() + 2 * HOUR);
     const message = (await modules.store.getOutboundMessage(job.conversationId, job.messageId))!;
     expect(await modules.store.claimForSending(message, claimedAt.toISOString())).toBe('claimed');
-    const { CLAIM_LIFETIME_SECONDS } = await import('#shared/outbound/deliver-outbound.ts');
     const retry = fakeSender(() => new Promise((r) => setTimeout(r, 50)));
 
     // Act + Assess: the redelivered job, 10 s after the claim, waits until the claim is surely dead.
-    expect(await modules.deliverOutbound(job, at(retry.sender, seconds(claimedAt, 10)))).toEqual({ result: 'later', why: 'claimed', retryInSeconds: CLAIM_LIFETIME_SECONDS - 10 });
+    expect(await modules.deliverOutbound(job, at(retry.sender, seconds(claimedAt, 10)))).toEqual({ result: 'later', why: 'claimed', retryInSeconds: modules.claimLifetimeSeconds - 10 });
     expect(retry.calls).toHaveLength(0);
     expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'sending', sendAttempts: 1 });
 
-    // After it, two copies of the job at once: one call, the message sent, the second try counted.
-    const later = seconds(claimedAt, CLAIM_LIFETIME_SECONDS + 1);
+    // After it, the outcome is unknown since the claim: the job waits for the provider's word as long
+    // as after any unanswered call…
+    const settling = await modules.deliverOutbound(job, at(retry.sender, seconds(claimedAt, modules.claimLifetimeSeconds + 1)));
+    expect(settling).toEqual({ result: 'later', why: 'transient', retryInSeconds: modules.settleSeconds - modules.claimLifetimeSeconds - 1 });
+    expect(retry.calls).toHaveLength(0);
+    // …then two copies of the job at once: one call, the message sent, the second try counted.
+    const later = seconds(claimedAt, modules.settleSeconds + 1);
     const outcomes = await Promise.all([modules.deliverOutbound(job, at(retry.sender, later)), modules.deliverOutbound(job, at(retry.sender, later))]);
     expect(outcomes.map((o) => o.result)).toContain('sent');
     expect(retry.calls).toHaveLength(1);
@@ -357,9 +383,8 @@ describe('a claim abandoned by its try (the function died, or its outcome write 
     const sid = `SM${randomBytes(16).toString('hex')}`;
     const res = await twilioStatusCallback(job, { MessageSid: sid, MessageStatus: 'sent' });
     expect(res.status).toBe(200);
-    const { CLAIM_LIFETIME_SECONDS } = await import('#shared/outbound/deliver-outbound.ts');
     const retry = fakeSender();
-    const outcome = await modules.deliverOutbound(job, at(retry.sender, seconds(claimedAt, CLAIM_LIFETIME_SECONDS + 1)));
+    const outcome = await modules.deliverOutbound(job, at(retry.sender, seconds(claimedAt, modules.claimLifetimeSeconds + 1)));
 
     // Assess: one provider call in all, the message sent under Twilio's id.
     expect(outcome).toEqual({ result: 'skipped' });
@@ -376,11 +401,10 @@ describe('a claim abandoned by its try (the function died, or its outcome write 
       expect(await modules.store.claimForSending(message, claimedAt.toISOString())).toBe('claimed');
       if (i < 4) expect(await modules.store.releaseClaim(job.conversationId, job.messageId, claimedAt.toISOString())).toBe(true);
     }
-    const { CLAIM_LIFETIME_SECONDS } = await import('#shared/outbound/deliver-outbound.ts');
     const retry = fakeSender();
 
     // Act
-    const outcome = await modules.deliverOutbound(job, at(retry.sender, seconds(claimedAt, CLAIM_LIFETIME_SECONDS + 1)));
+    const outcome = await modules.deliverOutbound(job, at(retry.sender, seconds(claimedAt, modules.claimLifetimeSeconds + 1)));
 
     // Assess
     expect(outcome).toEqual({ result: 'failed' });
