@@ -38,6 +38,18 @@ const defaultDeps: SendMessageDeps = { queue: sqsOutboundQueue, now: () => new D
 
 /** Twilio refuses longer SMS bodies (error 21617): refused here, before anything is queued. */
 export const MAX_SMS_CHARS = 1600;
+
+/** Twilio's limit on a call's inline `Twiml` parameter (error 32018 beyond it). */
+export const MAX_TWIML_CHARS = 4000;
+/** What of it the `<Say>` text may take: the rest is the XML declaration and `<Response><Say>` around it. */
+export const MAX_VOICE_SAY_CHARS = MAX_TWIML_CHARS - 100;
+
+/** The length of a text once XML-escaped as element content (`&`, `<`, `>` grow; the rest stays). */
+function escapedXmlLength(text: string): number {
+  let length = text.length;
+  for (const c of text) if (c === '&' || c === '<' || c === '>') length += c === '&' ? 4 : 3;
+  return length;
+}
 /** Longest text an agent may send in one message (any channel). */
 export const MAX_BODY_CHARS = 10_000;
 
@@ -89,6 +101,9 @@ export async function sendMessage(cmd: SendMessageCommand, deps: SendMessageDeps
   const content = cmd.templateId !== undefined ? await templatedContent(cmd as SendMessageCommand & { templateId: string }) : agentContent(cmd, threading?.subject);
   if (cmd.channel === 'sms' && content.rendered.body.length > MAX_SMS_CHARS) {
     throw new UnprocessableError('body_too_long', `An SMS body may not exceed ${MAX_SMS_CHARS} characters`);
+  }
+  if (cmd.channel === 'voice' && escapedXmlLength(content.rendered.body) > MAX_VOICE_SAY_CHARS) {
+    throw new UnprocessableError('body_too_long', `A voice message may not exceed ${MAX_VOICE_SAY_CHARS} characters once XML-escaped (Twilio takes ${MAX_TWIML_CHARS} of TwiML)`);
   }
 
   const messageId = newOutboundMessageId();

@@ -345,4 +345,15 @@ describe('refused requests', () => {
     const customer = await newCustomer();
     expect((await errorOf(await send(customer.conversationId, { channel: 'sms', body: 'a'.repeat(1601) }), 422)).code).toBe('body_too_long');
   });
+
+  it('answers 422 body_too_long, queueing nothing, for a voice message whose TwiML would exceed Twilio’s 4000 characters (escaping counted), and queues one that fits', async () => {
+    const customer = await newCustomer();
+    await expectNothingWritten(async () => {
+      // 3000 characters, but each of the 750 `&` becomes `&amp;`: 5250, over the limit once written as TwiML.
+      const ampersands = 'A&B '.repeat(750);
+      expect((await errorOf(await send(customer.conversationId, { channel: 'voice', body: ampersands }), 422)).code).toBe('body_too_long');
+      expect((await errorOf(await send(customer.conversationId, { channel: 'voice', body: 'a'.repeat(4001) }), 422)).code).toBe('body_too_long');
+    });
+    expect((await send(customer.conversationId, { channel: 'voice', body: 'a'.repeat(3800) })).status).toBe(202);
+  });
 });
