@@ -35,9 +35,11 @@ export type StackSettingName = (typeof stackSettingNames)[number];
 export type HandlerAccess = {
   /**
    * `none`: no access and no `TABLE_NAME`; `read`: GetItem/BatchGetItem/Query/ConditionCheckItem (no Scan);
-   * `readWrite`: also PutItem/UpdateItem/DeleteItem (alone or in TransactWriteItems).
+   * `readWrite`: also PutItem/UpdateItem (alone or in TransactWriteItems); `readWriteDelete`: also
+   * DeleteItem, for the few handlers whose code deletes (a merge's thread move, a decided approval's
+   * list entry). Deleting a consent item would opt a customer back in, so no one else may.
    */
-  readonly table: 'none' | 'read' | 'readWrite';
+  readonly table: 'none' | 'read' | 'readWrite' | 'readWriteDelete';
   /** Secrets the handler reads (gets `<NAME>_SECRET_ARN` and `GetSecretValue` on that secret only). */
   readonly secrets: readonly SecretName[];
   /** Queue logical names (`queueConsumers[].queue`) the handler sends to (gets `<QUEUE>_QUEUE_URL` and SendMessage). */
@@ -86,6 +88,11 @@ const webhooksStoringAttachments = ['sendgrid-inbound'];
 const extraByEntry: Readonly<Record<string, Partial<Pick<HandlerAccess, 'table' | 'secrets' | 'enqueue' | 'settings' | 'publicBaseUrl'>>>> = {
   // A POST that only renders a stored version: reads only.
   'preview-template-version': { table: 'read' },
+  // A chat message's links can merge two customers: the merge moves the absorbed thread (copy, then delete).
+  'chat-inbound': { table: 'readWriteDelete' },
+  // A decision takes the version off the pending list, in the same transaction.
+  'approve-template-version': { table: 'readWriteDelete' },
+  'reject-template-version': { table: 'readWriteDelete' },
   // HELP is answered with the configured text.
   'twilio-sms': { settings: ['SMS_HELP_TEXT'] },
   'submit-template-version': { enqueue: [templateApprovalsQueue] },
@@ -122,7 +129,7 @@ export function accessForRoute(route: HttpRoute): HandlerAccess {
         );
       }
       return {
-        table: webhooksWithoutData.includes(name) ? 'none' : 'readWrite',
+        table: webhooksWithoutData.includes(name) ? 'none' : (extra.table ?? 'readWrite'),
         secrets: [secret, ...(extra.secrets ?? [])],
         enqueue: [...(ingestWebhooks.includes(name) ? [inboundWorkQueue] : []), ...(extra.enqueue ?? [])],
         putAttachments: webhooksStoringAttachments.includes(name),
@@ -156,7 +163,8 @@ const consumerAccessByQueue: Readonly<Record<string, Omit<HandlerAccess, 'consum
   // Auth Token) and sweeps merges. A sweep whose request stopped before marking the merge does the merge,
   // which queues its own sweep.
   [inboundWorkQueue]: {
-    table: 'readWrite',
+    // A merge sweep moves messages (copy, then delete the source).
+    table: 'readWriteDelete',
     secrets: ['TWILIO_API_KEY_SECRET'],
     enqueue: [inboundWorkQueue],
     putAttachments: true,

@@ -45,8 +45,18 @@ const maxFifoBatchSize = 10;
 
 /** What the data module issues to read: single and batched gets, queries (the thread index too), and transactions' checks. */
 const tableReadActions = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem'];
-/** And to write: conditional puts, updates and deletes, alone or inside TransactWriteItems. */
-const tableWriteActions = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'];
+/** And to write: conditional puts and updates, alone or inside TransactWriteItems. */
+const tableWriteActions = ['dynamodb:PutItem', 'dynamodb:UpdateItem'];
+/** Deletes, for the handlers whose code deletes (`readWriteDelete`). */
+const tableDeleteActions = ['dynamodb:DeleteItem'];
+
+/** The table actions of an access level. */
+function tableActions(level: HandlerAccess['table']): string[] {
+  if (level === 'read') return tableReadActions;
+  if (level === 'readWrite') return [...tableReadActions, ...tableWriteActions];
+  if (level === 'readWriteDelete') return [...tableReadActions, ...tableWriteActions, ...tableDeleteActions];
+  return [];
+}
 
 
 /**
@@ -159,7 +169,7 @@ export class OmnichannelStack extends Stack {
         fn.addToRolePolicy(
           new PolicyStatement({
             effect: Effect.ALLOW,
-            actions: access.table === 'read' ? tableReadActions : [...tableReadActions, ...tableWriteActions],
+            actions: tableActions(access.table),
             resources: [table.tableArn, `${table.tableArn}/index/*`],
           }),
         );
@@ -173,7 +183,7 @@ export class OmnichannelStack extends Stack {
           `Resource::<${tableLogicalId}.Arn>/index/*`,
           'Data-plane access to the indexes of this one table (the thread index lsi1 is queried); no other table.',
         );
-        if (access.table === 'readWrite') {
+        if (access.table === 'readWrite' || access.table === 'readWriteDelete') {
           // The audit trail is never updated or deleted, whatever the code does. Entries are created by a
           // conditional Put (attribute_not_exists) in the transaction that makes the change; IAM cannot
           // require that condition, so overwriting an entry with a Put is prevented by the data module's

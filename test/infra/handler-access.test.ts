@@ -18,7 +18,7 @@ const handlers: Array<{ name: string; entry: string; access: HandlerAccess }> = 
 const queueUrlNames = new Map(queueConsumers.map((c) => [queueUrlEnvName(c.queue), c.queue]));
 const candidates = [...providerSecretNames, ...stackSettingNames, ...queueUrlNames.keys(), 'PUBLIC_BASE_URL', 'ATTACHMENTS_BUCKET', 'TABLE_NAME'];
 
-let reads: Map<string, Set<string>>;
+let reads: Awaited<ReturnType<typeof settingsReadBy>>;
 
 beforeAll(async () => {
   reads = await settingsReadBy(
@@ -55,6 +55,13 @@ describe('the access table against the handlers it deploys', () => {
       expect(access.table === 'none', name).toBe(!(reads.get(entry)?.has('TABLE_NAME') ?? false));
     }
     expect(handlers.find((h) => h.name === 'TwilioVoiceWebhook')?.access.table).toBe('none');
+  });
+
+  it('grants DeleteItem to exactly the handlers whose bundled code deletes (deleting a consent item would opt a customer back in)', () => {
+    for (const { name, entry, access } of handlers) {
+      expect(access.table === 'readWriteDelete', name).toBe(reads.deleting.has(entry));
+    }
+    expect(reads.deleting.size).toBeGreaterThan(0);
   });
 
   it('hands each handler exactly the deploy-time settings its code reads', () => {

@@ -20,9 +20,12 @@ import { projectRoot } from '#infra/constructs/handler-function.ts';
  * ```ts
  * const reads = await settingsReadBy(['functions/http/twilio-sms.ts'], ['TWILIO_AUTH_TOKEN', 'SMS_HELP_TEXT']);
  * reads.get('functions/http/twilio-sms.ts'); // Set { 'TWILIO_AUTH_TOKEN', 'SMS_HELP_TEXT' }
+ * reads.deleting.has('functions/http/chat-inbound.ts'); // true: a merge's thread move deletes
  * ```
  */
-export async function settingsReadBy(entries: readonly string[], candidates: readonly string[]): Promise<Map<string, Set<string>>> {
+export async function settingsReadBy(entries: readonly string[], candidates: readonly string[]): Promise<Map<string, Set<string>> & { deleting: Set<string> }> {
+  /** Entries whose bundled code deletes table items. */
+  const deleting = new Set<string>();
   const base = esbuildOptionsFor(entries[0]!, 'unused.mjs');
   const { outfile: _unused, ...options } = base;
   const result = await build({
@@ -39,10 +42,12 @@ export async function settingsReadBy(entries: readonly string[], candidates: rea
 
   const literalsOf = new Map<string, FileLiterals>();
   const reads = new Map<string, Set<string>>();
-  for (const output of Object.values(result.metafile.outputs)) {
+  for (const [outputPath, output] of Object.entries(result.metafile.outputs)) {
     if (!output.entryPoint) continue;
     const entry = entries.find((e) => resolve(projectRoot, output.entryPoint!) === join(projectRoot, e));
     if (!entry) continue;
+    const code = result.outputFiles?.find((f) => f.path === resolve(projectRoot, outputPath))?.text ?? '';
+    if (DELETES.test(code)) deleting.add(entry);
     const found = new Set<string>();
     for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
       if (bytesInOutput === 0 || input.includes('node_modules/') || !/\.[cm]?[jt]s$/.test(input)) continue;
@@ -58,8 +63,15 @@ export async function settingsReadBy(entries: readonly string[], candidates: rea
     }
     reads.set(entry, found);
   }
-  return reads;
+  return Object.assign(reads, { deleting });
 }
+
+/**
+ * A table delete in bundled (tree-shaken, unminified) code: a DeleteCommand sent, or a `Delete` item of a
+ * transaction (`{ Delete: { TableName…`, as the data module writes them; the SDK's own marshalling map
+ * names `Delete: {` too, without a table). Only code reachable from the handler is in its bundle.
+ */
+const DELETES = /\bnew (?:DeleteCommand|DeleteItemCommand)\(|\bDelete:\s*\{\s*TableName\b/;
 
 type FileLiterals = { strings: Set<string>; patterns: RegExp[] };
 
