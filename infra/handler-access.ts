@@ -78,8 +78,11 @@ const webhookSecretByEntryPrefix: ReadonlyArray<readonly [prefix: string, secret
 /** The webhooks that put customer messages into threads; only they hand work to the inbound-work queue. */
 const ingestWebhooks = ['twilio-sms', 'twilio-voice-transcription', 'sendgrid-inbound', 'chat-inbound'];
 
-/** The voice webhook only answers with TwiML (the transcription callback stores the message): no table access. */
-const webhooksWithoutData = ['twilio-voice'];
+/**
+ * The voice webhook only answers with TwiML (the transcription callback stores the message), the
+ * unsubscribe page only checks its token: no table access.
+ */
+const webhooksWithoutData = ['twilio-voice', 'email-unsubscribe-page'];
 
 /** Only the email webhook receives attachment content inline (multipart files); the others carry URLs. */
 const webhooksStoringAttachments = ['sendgrid-inbound'];

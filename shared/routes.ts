@@ -66,6 +66,8 @@ export const httpRoutes: readonly HttpRoute[] = [
   { name: 'TwilioStatusWebhook', method: 'POST', path: '/webhooks/twilio/status', entry: 'functions/http/twilio-status.ts', auth: 'webhook' },
   { name: 'SendgridEventsWebhook', method: 'POST', path: '/webhooks/sendgrid/events', entry: 'functions/http/sendgrid-events.ts', auth: 'webhook' },
   { name: 'EmailUnsubscribe', method: 'POST', path: '/unsubscribe/{token}', entry: 'functions/http/email-unsubscribe.ts', auth: 'webhook' },
+  // The same link opened in a browser: a page whose one button makes the POST above (a GET never unsubscribes).
+  { name: 'EmailUnsubscribePage', method: 'GET', path: '/unsubscribe/{token}', entry: 'functions/http/email-unsubscribe-page.ts', auth: 'webhook' },
   { name: 'CreateTemplate', method: 'POST', path: '/templates', entry: 'functions/http/create-template.ts', auth: 'staff', roles: ['editor'] },
   { name: 'GetTemplate', method: 'GET', path: '/templates/{templateId}', entry: 'functions/http/get-template.ts', auth: 'staff', roles: ['editor', 'approver', 'agent'] },
   {

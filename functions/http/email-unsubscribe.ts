@@ -5,6 +5,7 @@ import { NotFoundError, PayloadTooLargeError, ValidationError } from '#shared/er
 import { httpHandler } from '#shared/http/http-handler.ts';
 import { header, rawBody } from '#shared/http/request.ts';
 import { json } from '#shared/http/responses.ts';
+import { unsubscribePage, wantsHtml } from '#shared/http/unsubscribe-pages.ts';
 import { rootCustomer } from '#shared/ingest/resolve-customer.ts';
 import { verifyUnsubscribeToken } from '#shared/outbound/unsubscribe-token.ts';
 
@@ -20,7 +21,8 @@ const MAX_ONE_CLICK_BODY_BYTES = 4096;
  * 2. require the one-click body (400 otherwise): a GET or a prefetch never unsubscribes anyone
  * 3. opt the live customer (after merges) out of email, with its audit entry; a second click is a no-op
  *
- * Answers 200 directly: RFC 8058 forbids answering with a redirect.
+ * Answers 200 directly (RFC 8058 forbids answering with a redirect): JSON, or a page when the request
+ * asks for HTML (the button of the page a browser gets from `GET /unsubscribe/{token}`).
  */
 export const handler = httpHandler(async (event) => {
   const { customerId } = await verifyUnsubscribeToken(event.pathParameters?.token ?? '');
@@ -28,6 +30,8 @@ export const handler = httpHandler(async (event) => {
   const live = await rootCustomer(customerId);
   if (!(await getCustomer(live))) throw new NotFoundError('Unknown customer');
   await setConsent({ customerId: live, channel: 'email', status: 'opted_out', source: 'email:one-click', actor: 'customer', now: new Date().toISOString() });
+  // The button of the page the link opens in a browser (GET /unsubscribe/{token}) gets a page back.
+  if (wantsHtml(header(event, 'accept'))) return unsubscribePage('done');
   return json(200, { channel: 'email', status: 'opted_out', message: 'You will no longer receive these emails.' });
 });
 

@@ -275,6 +275,7 @@ const expectedSecrets: Readonly<Record<string, readonly SecretName[]>> = {
   SendgridEventsWebhook: ['SENDGRID_EVENT_PUBLIC_KEY'],
   ChatWebhook: ['CHAT_WEBHOOK_SECRET'],
   EmailUnsubscribe: ['UNSUBSCRIBE_SIGNING_SECRET'],
+  EmailUnsubscribePage: ['UNSUBSCRIBE_SIGNING_SECRET'],
   // Twilio media URLs need the account's Basic auth.
   InboundWorkConsumer: ['TWILIO_API_KEY_SECRET'],
   OutboundSender: ['TWILIO_API_KEY_SECRET', 'SENDGRID_API_KEY', 'CHAT_WEBHOOK_SECRET', 'UNSUBSCRIBE_SIGNING_SECRET'],

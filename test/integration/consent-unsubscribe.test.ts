@@ -131,6 +131,48 @@ describe('email one-click unsubscribe (RFC 8058)', () => {
     expect((await consentOf(customerId)).channels.email).toBe('opted_in');
   });
 
+  describe('the link opened in a browser (GET)', () => {
+    it('answers a page whose one button posts the one-click body back to the same URL, and unsubscribes nobody', async () => {
+      // Prepare
+      const { customerId } = await customerWithEmail();
+      const url = await urlFor(customerId);
+      // Act: a browser (or a link scanner) opens the link
+      let page: Response | undefined;
+      await expectNothingWritten(async () => {
+        page = await fetch(url, { headers: { accept: 'text/html' } });
+      });
+      // Assess: a page, with the token kept out of referrers, caches and frames
+      expect(page!.status).toBe(200);
+      expect(page!.headers.get('content-type')).toBe('text/html; charset=utf-8');
+      expect(page!.headers.get('referrer-policy')).toBe('no-referrer');
+      expect(page!.headers.get('cache-control')).toBe('no-store');
+      expect(page!.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+      const html = await page!.text();
+      expect(html).toMatch(/<form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click">/);
+      expect(html).not.toContain(customerId);
+      expect((await consentOf(customerId)).channels.email).toBe('opted_in');
+
+      // Act: the customer presses the button (the browser posts the form to the page's own URL)
+      const pressed = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html,application/xhtml+xml' }, body: ONE_CLICK });
+
+      // Assess: a page saying so, and the customer opted out of email only
+      expect(pressed.status).toBe(200);
+      expect(pressed.headers.get('content-type')).toBe('text/html; charset=utf-8');
+      expect(await pressed.text()).toContain('You are unsubscribed');
+      const consent = await consentOf(customerId);
+      expect(consent.channels).toMatchObject({ email: 'opted_out', sms: 'opted_in' });
+      expect(consent.history).toEqual([expect.objectContaining({ action: 'opted_out', actor: 'customer', details: { channel: 'email', source: 'email:one-click' } })]);
+    });
+
+    it('refuses a forged or tampered token with 403, writing nothing', async () => {
+      const { customerId } = await customerWithEmail();
+      const genuine = await unsubscribeToken(customerId);
+      for (const token of ['not-a-token', `${genuine.slice(0, -2)}${genuine.endsWith('AA') ? 'BA' : 'AA'}`]) {
+        await expectNothingWritten(async () => expectError(await fetch(`${baseUrl()}/unsubscribe/${token}`), 403));
+      }
+    });
+  });
+
   it('answers 404 for a genuine token of a customer that does not exist, writing nothing', async () => {
     const url = await urlFor(`cus_${'0'.repeat(32)}`);
     await expectNothingWritten(async () => expectError(await oneClick(url), 404));
