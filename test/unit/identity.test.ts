@@ -11,8 +11,21 @@ describe('identity normalization', () => {
     expect(normalizePhone(' +4915112345678 ')).toBe('+4915112345678');
   });
 
-  it.each(['4155550100', '+1', 'hello', '', '+1415555010'])('refuses the phone %j', (raw) => {
+  it.each(['4155550100', '+1', 'hello', '', '+12345', '+0123456789', '+1234567890123456', '+1 415 555 01x0', '++14155550100'])('refuses the phone %j', (raw) => {
     expect(() => normalizePhone(raw)).toThrow(ValidationError);
+  });
+
+  it('keeps an E.164 number its metadata does not know as possible (Mexico’s old +521 mobiles, a new range) as its digits, so its messages are not lost', () => {
+    expect(normalizePhone('+5215512345678')).toBe('+5215512345678');
+    expect(normalizePhone('+52 1 55 1234 5678')).toBe('+5215512345678');
+    expect(normalizePhone(normalizePhone('+52 1 55 1234 5678'))).toBe('+5215512345678');
+    // Whatever a provider sends in E.164 is taken (libphonenumber may drop a national prefix digit).
+    fc.assert(
+      fc.property(fc.stringMatching(/^\+[1-9]\d{6,14}$/), (e164) => {
+        expect(normalizePhone(e164)).toMatch(/^\+[1-9]\d+$/);
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('lower-cases and trims emails, refuses what is not an address', () => {
