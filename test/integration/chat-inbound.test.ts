@@ -122,8 +122,26 @@ describe('chat webhook', () => {
     it('a body that is not JSON → 415; an oversized body → 413', async () => {
       await expectNothingWritten(async () => {
         await expectError(await chat(JSON.stringify(message('u', 'x')), { headers: { 'content-type': 'text/plain' } }), 415);
-        expect((await chat(message('u', 'x'.repeat(70_000)))).status).toBe(413);
+        expect((await chat(message('u', 'x'.repeat(140_000)))).status).toBe(413);
       });
+    });
+
+    it('accepts null for the optional fields, as many JSON serializers write unset ones, and links nothing for them', async () => {
+      const userId = freshId('user');
+      const res = await chat({ ...message(userId, 'Hello'), email: null, phone: null, name: null });
+      expect(res.status).toBe(200);
+      const customer = await customerBy(`chatUserId=${userId}`);
+      expect(customer.identities).toEqual([{ kind: 'chat', value: userId }]);
+    });
+
+    it('accepts a 20,000-character text that its encoder wrote as \\u escapes (120 KB on the wire)', async () => {
+      const userId = freshId('user');
+      const text = 'é'.repeat(20_000);
+      const raw = JSON.stringify(message(userId, text)).replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+      expect(raw.length).toBeGreaterThan(120_000);
+      expect((await chat(raw)).status).toBe(200);
+      const customer = await customerBy(`chatUserId=${userId}`);
+      expect((await allMessages(customer.conversationId)).map((m) => m.body)).toEqual([text]);
     });
 
     it('random signed and unsigned bodies never crash the handler and write nothing unless valid (property)', async () => {

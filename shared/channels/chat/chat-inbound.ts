@@ -14,13 +14,17 @@ const chatWebhookSchema = z.strictObject({
   userId: bounded(1, 128),
   text: bounded(1, 20_000),
   sentAt: z.iso.datetime({ offset: true }),
-  email: z.optional(bounded(1, 254)),
-  phone: z.optional(bounded(1, 64)),
-  name: z.optional(bounded(0, 200)),
+  // Optional fields may also be null: many JSON serializers write an unset field that way.
+  email: z.nullish(bounded(1, 254)),
+  phone: z.nullish(bounded(1, 64)),
+  name: z.nullish(bounded(0, 200)),
 });
 
-/** A chat body may be at most this large: messages are text, not files. */
-const MAX_CHAT_BODY_BYTES = 64 * 1024;
+/**
+ * A chat body may be at most this large: messages are text, not files. 20,000 characters of text written
+ * as `\uXXXX` escapes (as some JSON encoders write every non-ASCII character) take 120,000 bytes.
+ */
+const MAX_CHAT_BODY_BYTES = 128 * 1024;
 
 /**
  * Verifies and parses a chat webhook into an inbound message. The chat backend is trusted (it signs as
@@ -54,8 +58,8 @@ export async function parseChatWebhook(event: APIGatewayProxyEventV2, nowSeconds
   }
   const body = parsed.data;
   const links: IdentityRef[] = [];
-  if (body.email !== undefined) links.push(identity.email(body.email));
-  if (body.phone !== undefined) links.push(identity.phone(body.phone));
+  if (body.email !== undefined && body.email !== null) links.push(identity.email(body.email));
+  if (body.phone !== undefined && body.phone !== null) links.push(identity.phone(body.phone));
   return {
     channel: 'chat',
     dedupeKey: `${body.userId}\u0000${body.messageId}`,
