@@ -70,6 +70,9 @@ export type ParsedInboundEmail = {
 };
 
 type RawFile = { field: string; filename: string | undefined; mimeType: string; content: Buffer };
+
+/** SendGrid's attachment parts: `attachment1` … `attachmentN`. */
+const ATTACHMENT_PART = /^attachment\d+$/;
 type RawForm = { fields: Map<string, Buffer>; files: RawFile[] };
 
 /**
@@ -185,7 +188,9 @@ function readMultipart(body: Buffer, contentType: string, limits: InboundParseLi
         defParamCharset: 'utf8',
         limits: {
           fields: limits.maxFields,
-          fieldSize: limits.maxFieldBytes,
+          // Attachment parts without a filename come as fields (below): they may be as large as a file;
+          // text fields are held to maxFieldBytes by hand.
+          fieldSize: Math.max(limits.maxFieldBytes, limits.maxFileBytes),
           files: limits.maxFiles,
           fileSize: limits.maxFileBytes,
         },
@@ -196,9 +201,18 @@ function readMultipart(body: Buffer, contentType: string, limits: InboundParseLi
     }
 
     parser.on('field', (name, value: string | undefined, info) => {
-      if (info.valueTruncated || info.nameTruncated) return tooLarge('fields')();
+      if (info.valueTruncated || info.nameTruncated) return tooLarge(ATTACHMENT_PART.test(name) ? 'attachments' : 'fields')();
       // a part that declares a charset this runtime cannot decode comes back undefined: keep it empty
-      if (!fields.has(name)) fields.set(name, Buffer.from(value ?? '', 'latin1'));
+      const bytes = Buffer.from(value ?? '', 'latin1');
+      // `attachmentN` without a filename (an inline image with only a Content-ID): busboy takes a part
+      // for a file only with a filename or as application/octet-stream. Its bytes are exact (latin1).
+      if (ATTACHMENT_PART.test(name)) {
+        if (files.length >= limits.maxFiles || bytes.length > limits.maxFileBytes) return tooLarge('attachments')();
+        files.push({ field: name, filename: undefined, mimeType: info.mimeType, content: bytes });
+        return;
+      }
+      if (bytes.length > limits.maxFieldBytes) return tooLarge('fields')();
+      if (!fields.has(name)) fields.set(name, bytes);
     });
     parser.on('file', (name, stream, info) => {
       const chunks: Buffer[] = [];

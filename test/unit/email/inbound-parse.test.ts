@@ -254,6 +254,39 @@ describe('parseInboundParse', () => {
     await expect(parsing).rejects.toBeInstanceOf(PayloadTooLargeError);
   });
 
+  it('keeps an attachment part that has no filename (an inline image with only a Content-ID), small or over the text-field cap', async () => {
+    // Prepare: two images SendGrid posts without a filename, one past the 2 MiB a text field may take
+    const small = Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex');
+    const large = Buffer.concat([small, Buffer.alloc(3 * 1024 * 1024, 0xff)]);
+    const { body, contentType } = buildMultipart({
+      fields: sampleEmail({ attachments: '2', 'attachment-info': JSON.stringify({ attachment1: { type: 'image/png', 'content-id': 'ii_1' }, attachment2: { type: 'image/png' } }) }),
+      files: [
+        { field: 'attachment1', filename: undefined, contentType: 'image/png', content: small },
+        { field: 'attachment2', filename: undefined, contentType: 'image/png', content: large },
+      ],
+    });
+
+    // Act
+    const email = await parseInboundParse(body, contentType);
+
+    // Assess: both kept, bytes exact, named after their part
+    expect(email.attachments.map((a) => ({ name: a.name, contentType: a.contentType, size: a.size }))).toEqual([
+      { name: 'attachment1', contentType: 'image/png', size: small.length },
+      { name: 'attachment2', contentType: 'image/png', size: large.length },
+    ]);
+    expect(email.attachments[0]?.content.equals(small)).toBe(true);
+    expect(email.attachments[1]?.content.equals(large)).toBe(true);
+  });
+
+  it('holds filename-less attachment parts to the attachment limits, and text fields to theirs', async () => {
+    const part = (field: string, content: Buffer) => ({ field, filename: undefined, contentType: 'image/png', content });
+    const twoImages = buildMultipart({ fields: sampleEmail(), files: [part('attachment1', Buffer.from('aa')), part('attachment2', Buffer.from('bb'))] });
+    await expect(parseInboundParse(twoImages.body, twoImages.contentType, { ...defaultInboundParseLimits, maxFiles: 1 })).rejects.toBeInstanceOf(PayloadTooLargeError);
+    await expect(parseInboundParse(twoImages.body, twoImages.contentType, { ...defaultInboundParseLimits, maxFileBytes: 1 })).rejects.toBeInstanceOf(PayloadTooLargeError);
+    const longText = buildMultipart({ fields: sampleEmail({ text: 'x'.repeat(64) }) });
+    await expect(parseInboundParse(longText.body, longText.contentType, { ...defaultInboundParseLimits, maxFieldBytes: 32, maxFileBytes: 1024 })).rejects.toBeInstanceOf(PayloadTooLargeError);
+  });
+
   it('accepts a body at the default caps that SendGrid could send: a 3 MB attachment', async () => {
     // Prepare
     const big = Buffer.alloc(3 * 1024 * 1024, 7);

@@ -6,7 +6,8 @@ import { bodyMutation, type Mutation } from '#test/helpers/hostile.ts';
  * text parts with a Content-Disposition only and their bytes as the mail carried them (so a latin1
  * `text` stays latin1, `charsets` says so), attachments as file parts `attachment1..N`.
  */
-export type FilePart = { field: string; filename: string; contentType: string; content: Buffer };
+/** `filename` undefined: a part without one (SendGrid sends such for inline images with only a Content-ID). */
+export type FilePart = { field: string; filename: string | undefined; contentType: string; content: Buffer };
 
 export type InboundParseFixture = {
   fields?: Record<string, string | Buffer>;
@@ -28,7 +29,7 @@ export function buildMultipart({ fields = {}, files = [], boundary = SENDGRID_BO
     push('\r\n');
   }
   for (const file of files) {
-    push(`--${boundary}\r\nContent-Disposition: form-data; name="${file.field}"; filename="${file.filename}"\r\n`);
+    push(`--${boundary}\r\nContent-Disposition: form-data; name="${file.field}"${file.filename === undefined ? '' : `; filename="${file.filename}"`}\r\n`);
     push(`Content-Type: ${file.contentType}\r\n\r\n`);
     push(file.content);
     push('\r\n');
