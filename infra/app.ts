@@ -17,6 +17,7 @@ import { OmnichannelStack } from '#infra/omnichannel-stack.ts';
  *     --parameters TwilioAccountSid=AC… --parameters TwilioApiKeySid=SK… --parameters TwilioFromNumber=+1… \
  *     --parameters EmailFrom=support@example.com --parameters ChatDeliveryUrl=https://chat.example.com/deliveries \
  *     --parameters SmsHelpText="Support: reply here or use the app chat to reach a person. Reply STOP to opt out." \
+ *     --parameters VoiceHumanContact="A member of our support team will call you back. To reach a person sooner, message us in the app." \
  *     --parameters BroadcastRateSmsPerSecond=1 --parameters BroadcastRateEmailPerSecond=10 \
  *     --parameters BroadcastRateChatPerSecond=20 --parameters BroadcastRateVoicePerSecond=0.2
  *

@@ -20,6 +20,7 @@ export const stackSettingNames = [
   'EMAIL_FROM',
   'CHAT_DELIVERY_URL',
   'SMS_HELP_TEXT',
+  'VOICE_HUMAN_CONTACT',
   'BROADCAST_RATE_SMS_PER_SECOND',
   'BROADCAST_RATE_EMAIL_PER_SECOND',
   'BROADCAST_RATE_CHAT_PER_SECOND',
@@ -98,6 +99,8 @@ const extraByEntry: Readonly<Record<string, Partial<Pick<HandlerAccess, 'table' 
   'reject-template-version': { table: 'readWriteDelete' },
   // HELP is answered with the configured text.
   'twilio-sms': { settings: ['SMS_HELP_TEXT'] },
+  // Callers hear how to reach a person before anything is recorded.
+  'twilio-voice': { settings: ['VOICE_HUMAN_CONTACT'] },
   'submit-template-version': { enqueue: [templateApprovalsQueue] },
   'send-message': { enqueue: [outboundQueue] },
   // Each accepted recipient is queued like a single send, paced per channel.

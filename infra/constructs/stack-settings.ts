@@ -59,6 +59,11 @@ const parameterSpecs: Readonly<Record<StackSettingName, ParameterSpec>> = {
     minLength: 1,
     maxLength: 480,
   },
+  VOICE_HUMAN_CONTACT: {
+    description: 'What callers hear, before the recording, about how to reach a person (spoken after the automation and recording disclosure).',
+    minLength: 1,
+    maxLength: 1000,
+  },
   BROADCAST_RATE_SMS_PER_SECOND: rate('SMS', 'a Twilio long code sends about 1 segment/s'),
   BROADCAST_RATE_EMAIL_PER_SECOND: rate('email', 'within the SendGrid plan'),
   BROADCAST_RATE_CHAT_PER_SECOND: rate('chat', 'what the chat backend accepts'),

@@ -469,6 +469,7 @@ describe('Deploy-time settings', () => {
     EMAIL_FROM: ['OutboundSender'],
     CHAT_DELIVERY_URL: ['OutboundSender'],
     SMS_HELP_TEXT: ['TwilioSmsWebhook'],
+    VOICE_HUMAN_CONTACT: ['TwilioVoiceWebhook'],
     BROADCAST_RATE_SMS_PER_SECOND: ['CreateBroadcast'],
     BROADCAST_RATE_EMAIL_PER_SECOND: ['CreateBroadcast'],
     BROADCAST_RATE_CHAT_PER_SECOND: ['CreateBroadcast'],

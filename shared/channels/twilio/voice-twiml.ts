@@ -1,11 +1,12 @@
 import VoiceResponse from 'twilio/lib/twiml/VoiceResponse.js';
-import { optionalEnv } from '#shared/config.ts';
-import { DEFAULT_HUMAN_CONTACT } from '#shared/channels/twilio/voice-contact.ts';
+import { requireEnv } from '#shared/config.ts';
 
-
-/** What a caller hears before recording: automation disclosed, recording disclosed, a way to a person. */
+/**
+ * What a caller hears before recording: automation disclosed, recording disclosed, a way to a person
+ * (`VOICE_HUMAN_CONTACT`: a stack parameter in the cloud, a printed default locally).
+ */
 export function greetingTwiml(publicBaseUrl: string): string {
-  const humanContact = optionalEnv('VOICE_HUMAN_CONTACT') ?? DEFAULT_HUMAN_CONTACT;
+  const humanContact = requireEnv('VOICE_HUMAN_CONTACT');
   const response = new VoiceResponse();
   response.say(
     { language: 'en-US' },
