@@ -1,6 +1,6 @@
 import { App, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { OmnichannelStack } from '#infra/omnichannel-stack.ts';
+import { DEFAULT_ROUTE_THROTTLE, OmnichannelStack } from '#infra/omnichannel-stack.ts';
 
 /**
  * The CDK app: one environment-agnostic stack (no lookups, so `cdk synth` runs offline; the account and
@@ -8,7 +8,8 @@ import { OmnichannelStack } from '#infra/omnichannel-stack.ts';
  * finding fails the synth.
  *
  * Context: `-c stackName=…` (default OmnichannelSupport), `-c publicBaseUrl=https://…` when a custom
- * domain fronts the API.
+ * domain fronts the API, `-c apiRateLimit=…` and `-c apiBurstLimit=…` for the per-route throttle
+ * (default 1000 requests/s, bursts of 2000).
  *
  * Deploy-time settings are CloudFormation parameters without defaults (infra/constructs/stack-settings.ts),
  * so synth needs none of them and the first deploy names every one:
@@ -27,12 +28,24 @@ import { OmnichannelStack } from '#infra/omnichannel-stack.ts';
  */
 const app = new App();
 
+/** A context value that must be a positive whole number when given (a typo fails the synth). */
+function positiveContext(name: string): number | undefined {
+  const raw: unknown = app.node.tryGetContext(name);
+  if (raw === undefined || raw === '') return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`-c ${name} must be a positive whole number, got ${String(raw)}`);
+  return value;
+}
+
 const stackName = app.node.tryGetContext('stackName') ?? 'OmnichannelSupport';
 const publicBaseUrl: unknown = app.node.tryGetContext('publicBaseUrl');
+const rateLimit = positiveContext('apiRateLimit');
+const burstLimit = positiveContext('apiBurstLimit');
 
 new OmnichannelStack(app, stackName, {
   description: 'Omnichannel customer-support messaging backend (webhooks, staff API, single-table store)',
   publicBaseUrl: typeof publicBaseUrl === 'string' && publicBaseUrl !== '' ? publicBaseUrl.replace(/\/+$/, '') : undefined,
+  throttle: { rateLimit: rateLimit ?? DEFAULT_ROUTE_THROTTLE.rateLimit, burstLimit: burstLimit ?? DEFAULT_ROUTE_THROTTLE.burstLimit },
 });
 
 Tags.of(app).add('project', 'omnichannel-support');

@@ -40,6 +40,13 @@ export type OmnichannelStackProps = StackProps & {
   readonly skipBundling?: boolean;
 };
 
+/**
+ * API Gateway's throttle per route (HTTP APIs apply the stage's default route settings to each route on
+ * its own): room for the ingest target of 300 webhooks/s on one route, and the bursts a broadcast's
+ * status callbacks bring, under the account's 10,000/s. Twilio does not retry an SMS webhook answered 429.
+ */
+export const DEFAULT_ROUTE_THROTTLE = { rateLimit: 1000, burstLimit: 2000 } as const;
+
 /** SQS event source mappings on FIFO queues take at most 10 messages per batch. */
 const maxFifoBatchSize = 10;
 
@@ -97,7 +104,7 @@ export class OmnichannelStack extends Stack {
     const attachments = new AttachmentsBucket(this, 'Attachments', { encryptionKey: dataKey });
     const secrets = new ProviderSecrets(this, 'Secrets');
     const staff = new StaffUserPool(this, 'Staff');
-    const api = new MessagingHttpApi(this, 'Api', props.throttle ?? { rateLimit: 200, burstLimit: 400 });
+    const api = new MessagingHttpApi(this, 'Api', props.throttle ?? DEFAULT_ROUTE_THROTTLE);
     const publicBaseUrl = props.publicBaseUrl ?? api.apiEndpoint;
     const settings = new StackSettings(this);
 
