@@ -18,6 +18,7 @@ import { MessagingHttpApi } from '#infra/constructs/http-api.ts';
 import { ProviderSecrets } from '#infra/constructs/provider-secrets.ts';
 import { StackSettings } from '#infra/constructs/stack-settings.ts';
 import { StaffUserPool } from '#infra/constructs/staff-user-pool.ts';
+import { DeadLetterAlarms } from '#infra/constructs/dead-letter-alarms.ts';
 import { WorkQueue } from '#infra/constructs/work-queue.ts';
 import { accessForConsumer, accessForRoute, queueUrlEnvName, type HandlerAccess } from '#infra/handler-access.ts';
 
@@ -120,17 +121,19 @@ export class OmnichannelStack extends Stack {
       return queue;
     };
 
+    const deadLetterAlarms = new DeadLetterAlarms(this, 'DeadLetterAlarms', { encryptionKey: dataKey });
     for (const consumer of consumers) {
       if (consumer.fifo && consumer.batchSize > maxFifoBatchSize) {
         throw new Error(`Consumer ${consumer.name}: batch size ${consumer.batchSize} exceeds ${maxFifoBatchSize}, the most a FIFO queue's event source takes`);
       }
-      const { queue } = new WorkQueue(this, `${consumer.name}Queue`, {
+      const { queue, deadLetterQueue } = new WorkQueue(this, `${consumer.name}Queue`, {
         queueName: `${this.stackName}-${consumer.queue}`,
         fifo: consumer.fifo ?? false,
         ...(consumer.maxReceiveCount !== undefined ? { maxReceiveCount: consumer.maxReceiveCount } : {}),
         encryptionKey: dataKey,
         consumerTimeout: Duration.seconds(consumerTimeoutSeconds(consumer)),
       });
+      deadLetterAlarms.watch(consumer.name, deadLetterQueue);
       queues.set(consumer.queue, queue);
     }
 
@@ -258,6 +261,10 @@ export class OmnichannelStack extends Stack {
 
     new CfnOutput(this, 'ApiUrl', { value: publicBaseUrl, description: 'Base URL to give providers and staff clients' });
     new CfnOutput(this, 'TableName', { value: table.tableName });
+    new CfnOutput(this, 'DeadLetterAlarmTopicArn', {
+      value: deadLetterAlarms.topic.topicArn,
+      description: 'SNS topic notified when a job lands in a dead-letter queue: subscribe on-call to it',
+    });
     new CfnOutput(this, 'AttachmentsBucketName', { value: attachments.bucket.bucketName });
     new CfnOutput(this, 'UserPoolId', { value: staff.userPool.userPoolId });
     new CfnOutput(this, 'UserPoolClientId', { value: staff.client.userPoolClientId });

@@ -548,6 +548,35 @@ describe('request size', () => {
 });
 
 describe('SQS', () => {
+  it('alarms on every DLQ holding a message, notifying one KMS-encrypted, TLS-only SNS topic that the stack outputs', () => {
+    const [topicId, topic] = resourcesOfType('AWS::SNS::Topic')[0]!;
+    expect(resourcesOfType('AWS::SNS::Topic')).toHaveLength(1);
+    expect(topic.Properties).toMatchObject({ KmsMasterKeyId: expect.anything() });
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+    const alarms = resourcesOfType('AWS::CloudWatch::Alarm');
+    for (const consumer of queueConsumers) {
+      const { dlqId } = queueIdsOf(consumer);
+      const watching = alarms.filter(([, a]) => JSON.stringify(a.Properties?.['Dimensions'] ?? []).includes(dlqId));
+      expect(watching, consumer.name).toHaveLength(1);
+      expect(watching[0]![1].Properties).toMatchObject({
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Namespace: 'AWS/SQS',
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+        TreatMissingData: 'notBreaching',
+        AlarmActions: [{ Ref: topicId }],
+      });
+    }
+    expect(alarms).toHaveLength(queueConsumers.length);
+    expect(template.toJSON().Outputs?.DeadLetterAlarmTopicArn?.Value).toEqual({ Ref: topicId });
+    // CloudWatch may use the data key to publish to the encrypted topic.
+    template.hasResourceProperties('AWS::KMS::Key', {
+      KeyPolicy: { Statement: Match.arrayWith([Match.objectLike({ Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: ['kms:Decrypt', 'kms:GenerateDataKey*'] })]) },
+    });
+  });
+
   it('gives each consumer queue a KMS-encrypted DLQ after 5 receives (the outbound queue 50: its jobs wait behind retried ones, untried) and reports partial batch failures', () => {
     for (const consumer of queueConsumers) {
       // Prepare
