@@ -231,15 +231,18 @@ function cancellationCodes(err: unknown): string[] {
  * await releaseClaim('conv_…', 'msg_…', now); // false when the message was no longer `sending`
  * ```
  */
-export async function releaseClaim(conversationId: string, messageId: string, now: string): Promise<boolean> {
+export async function releaseClaim(conversationId: string, messageId: string, now: string, options: { uncount?: boolean } = {}): Promise<boolean> {
   return conditionalUpdate({
     Key: messageKey(conversationId, messageId),
-    UpdateExpression: 'SET #status = :queued, statusRank = :queuedRank, statusUpdatedAt = :now',
+    UpdateExpression: `SET #status = :queued, statusRank = :queuedRank, statusUpdatedAt = :now${options.uncount ? UNCOUNT : ''}`,
     ConditionExpression: `${exists} AND #status = :sending`,
     ExpressionAttributeNames: { '#status': 'status' },
-    ExpressionAttributeValues: { ':sending': 'sending', ':queued': 'queued', ':queuedRank': deliveryStatusRank.queued, ':now': now },
+    ExpressionAttributeValues: { ':sending': 'sending', ':queued': 'queued', ':queuedRank': deliveryStatusRank.queued, ':now': now, ...(options.uncount ? { ':oneAttempt': 1 } : {}) },
   });
 }
+
+/** Takes back the try the claim counted (the provider never considered the message: see ProviderConfigError). */
+const UNCOUNT = ', sendAttempts = sendAttempts - :oneAttempt';
 
 /**
  * Notes that a send attempt's outcome is unknown (the provider may have the message): the message stays
@@ -251,7 +254,13 @@ export async function releaseClaim(conversationId: string, messageId: string, no
  * await markOutcomeUnknown('conv_…', 'msg_…', now);
  * ```
  */
-export async function markOutcomeUnknown(conversationId: string, messageId: string, now: string, abandonedClaim?: { sendingAt?: string }): Promise<boolean> {
+export async function markOutcomeUnknown(
+  conversationId: string,
+  messageId: string,
+  now: string,
+  abandonedClaim?: { sendingAt?: string },
+  options: { uncount?: boolean } = {},
+): Promise<boolean> {
   // An abandoned claim (its try ended without a word: see deliverOutbound) is marked only as it was read:
   // the same claim, not marked yet by another copy of the job.
   const claimedAt = abandonedClaim?.sendingAt;
@@ -260,10 +269,10 @@ export async function markOutcomeUnknown(conversationId: string, messageId: stri
   // Since when the outcome is unknown: the abandoned try's claim, else this failure.
   return conditionalUpdate({
     Key: messageKey(conversationId, messageId),
-    UpdateExpression: `SET outcomeUnknownAt = ${claimedAt === undefined ? ':now' : ':claimedAt'}, statusUpdatedAt = :now`,
+    UpdateExpression: `SET outcomeUnknownAt = ${claimedAt === undefined ? ':now' : ':claimedAt'}, statusUpdatedAt = :now${options.uncount ? UNCOUNT : ''}`,
     ConditionExpression: `${exists} AND #status = :sending AND attribute_not_exists(providerMessageId)${abandoned}`,
     ExpressionAttributeNames: { '#status': 'status' },
-    ExpressionAttributeValues: { ':sending': 'sending', ':now': now, ...(claimedAt !== undefined ? { ':claimedAt': claimedAt } : {}) },
+    ExpressionAttributeValues: { ':sending': 'sending', ':now': now, ...(claimedAt !== undefined ? { ':claimedAt': claimedAt } : {}), ...(options.uncount ? { ':oneAttempt': 1 } : {}) },
   });
 }
 

@@ -10,7 +10,7 @@ import { rootCustomer } from '#shared/ingest/resolve-customer.ts';
 import { logger } from '#shared/logger.ts';
 import { consumerTimeoutSeconds, queueConsumers } from '#shared/routes.ts';
 import { unsubscribeUrl } from '#shared/outbound/unsubscribe-token.ts';
-import { PermanentDeliveryError, TransientDeliveryError, type ChannelSender, type DeliveryResult, type OutboundDelivery } from '#shared/ports/channel-sender.ts';
+import { PermanentDeliveryError, ProviderConfigError, TransientDeliveryError, type ChannelSender, type DeliveryResult, type OutboundDelivery } from '#shared/ports/channel-sender.ts';
 import { renderTemplate } from '#shared/templates/render.ts';
 
 /** One send job as the sender receives it. */
@@ -178,6 +178,17 @@ async function deliver(job: DeliverJob, deps: DeliverDeps, reruns: number): Prom
   try {
     result = await sender.send(delivery);
   } catch (err) {
+    if (err instanceof ProviderConfigError) {
+      // Our settings, not the message: the claim is given back without counting the try (an earlier
+      // unanswered try keeps its outcome unknown), and the job fails as a fault, retried by the consumer
+      // until an operator fixes the setting (then the DLQ, whose alarm tells them).
+      const release = retryAfterUnknown
+        ? (at: string) => markOutcomeUnknown(at, messageId, deps.now().toISOString(), undefined, { uncount: true })
+        : (at: string) => releaseClaim(at, messageId, deps.now().toISOString(), { uncount: true });
+      await writeFollowingMerge(message, release, (applied) => applied);
+      logger.error('provider refused our credentials or settings; the send waits for a fix', { ...log, channel: message.channel, reason: err.reason });
+      throw err;
+    }
     if (err instanceof PermanentDeliveryError) {
       // The provider knows of an opt-out the ledger missed (a STOP whose webhook never reached us): recorded
       // now, so the next send to the channel is refused (409) before anything is queued.

@@ -43,6 +43,21 @@ export class PermanentDeliveryError extends Error {
 }
 
 /**
+ * The provider refused our credentials or configuration (401, 403, 404: a wrong or rotated API key, an
+ * unverified sender, a wrong account or URL), not the message: it goes out once an operator fixes the
+ * setting. Retried as a fault (the consumer's backoff, up to about 12 hours, then the DLQ and its alarm),
+ * and not counted as one of the message's tries.
+ */
+export class ProviderConfigError extends Error {
+  readonly reason: string;
+  constructor(reason: string, options?: { cause?: unknown }) {
+    super(`Provider refused our credentials or settings: ${reason}`, options);
+    this.name = 'ProviderConfigError';
+    this.reason = reason;
+  }
+}
+
+/**
  * A failure worth retrying (5xx, timeout, 429): the queue retries with backoff, then the DLQ keeps it.
  * `outcomeUnknown`: the request may have reached the provider and been accepted (no answer in time, a
  * connection lost mid-call, a 2xx we could not read), so a retry must first wait for the provider's
@@ -59,7 +74,8 @@ export class TransientDeliveryError extends Error {
 
 /**
  * Port: one adapter per provider and channel (Twilio SMS, Twilio voice, SendGrid email, chat backend,
- * local outbox). `send` throws {@link PermanentDeliveryError} or {@link TransientDeliveryError}.
+ * local outbox). `send` throws {@link PermanentDeliveryError}, {@link TransientDeliveryError} or
+ * {@link ProviderConfigError}.
  */
 export type ChannelSender = {
   send(delivery: OutboundDelivery): Promise<DeliveryResult>;

@@ -3,7 +3,7 @@ import { createChatDeliverySender, type ChatDeliverySettings } from '#shared/ada
 import { startChatBackendFake, type ChatBackendFake } from '#test/fakes/chat-backend.fake.ts';
 import { refusedUrl } from '#test/fakes/http-server.ts';
 import { signChat } from '#test/helpers/index.ts';
-import { delivery, expectPermanent, expectTransient, freshId } from './support.ts';
+import { delivery, expectConfigFault, expectPermanent, expectTransient, freshId } from './support.ts';
 
 const SECRET = 'chat-delivery-contract-secret';
 
@@ -59,15 +59,16 @@ describe('chat delivery adapter against a customer app backend (contract)', () =
       body: body.replace('"hi"', '"pay me"'),
     });
 
-    // Assess: a refused signature is the backend's 401, permanent for us (retrying with the same key cannot help).
-    await expectPermanent(wrongSecret, 'chat:401');
+    // Assess: a refused signature is the backend's 401: our secret is wrong, not the message, which goes
+    // out once the secret is fixed.
+    await expectConfigFault(wrongSecret, 'chat:401');
     expect(tampered.status).toBe(401);
     expect(backend.rejected).toBe(rejectedBefore + 2);
   });
 
   it('a stale timestamp (clock 10 minutes behind) is rejected by the backend', async () => {
     const rejectedBefore = backend.rejected;
-    await expectPermanent(chat({ now: () => Date.now() - 600_000 }).send(delivery({ channel: 'chat', to: freshId('user') })), 'chat:401');
+    await expectConfigFault(chat({ now: () => Date.now() - 600_000 }).send(delivery({ channel: 'chat', to: freshId('user') })), 'chat:401');
     expect(backend.rejected).toBe(rejectedBefore + 1);
   });
 

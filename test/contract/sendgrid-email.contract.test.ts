@@ -3,7 +3,7 @@ import { createSendgridEmailSender, type SendgridSettings } from '#shared/adapte
 import { refusedUrl } from '#test/fakes/http-server.ts';
 import { officialSendgridMail } from '#test/fakes/official-clients.ts';
 import { startSendgridApiFake, type SendgridApiFake } from '#test/fakes/sendgrid-api.fake.ts';
-import { delivery, errorText, expectPermanent, expectTransient, freshId } from './support.ts';
+import { delivery, errorText, expectConfigFault, expectPermanent, expectTransient, freshId } from './support.ts';
 
 const FROM = 'Example Support <support@example.com>';
 const UNSUBSCRIBE = 'https://support.example.com/unsubscribe/tok_abc';
@@ -106,9 +106,9 @@ describe('SendGrid email adapter against a local SendGrid v3 mail/send API (cont
     expect(errorText(err)).not.toContain('private words');
   });
 
-  it('a wrong API key (401) is permanent `sendgrid:401`', async () => {
+  it('a wrong API key (401) is a settings fault `sendgrid:401`, not the message’s: it goes out once the key is fixed', async () => {
     const before = sendgrid.unauthenticated;
-    await expectPermanent(email({ apiKey: async () => 'SG.wrong.key' }).send(delivery({ channel: 'email', to: freshEmail(), subject: 's' })), 'sendgrid:401');
+    await expectConfigFault(email({ apiKey: async () => 'SG.wrong.key' }).send(delivery({ channel: 'email', to: freshEmail(), subject: 's' })), 'sendgrid:401');
     expect(sendgrid.unauthenticated).toBe(before + 1);
   });
 

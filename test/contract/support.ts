@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { expect } from 'vitest';
-import { PermanentDeliveryError, TransientDeliveryError, type OutboundDelivery } from '#shared/ports/channel-sender.ts';
+import { PermanentDeliveryError, ProviderConfigError, TransientDeliveryError, type OutboundDelivery } from '#shared/ports/channel-sender.ts';
 
 /** A fictional US number (628-555-01xx range) no other test uses. */
 export const freshPhone = () => `+1628555${String(Number.parseInt(randomBytes(2).toString('hex'), 16) % 10_000).padStart(4, '0')}`;
@@ -20,6 +20,17 @@ export async function expectPermanent(act: Promise<unknown>, reason: string): Pr
   expect(err).toBeInstanceOf(PermanentDeliveryError);
   expect((err as PermanentDeliveryError).reason).toBe(reason);
   return err as PermanentDeliveryError;
+}
+
+/** What `send` threw, asserted to be the provider refusing our credentials or settings, with `reason`. */
+export async function expectConfigFault(act: Promise<unknown>, reason: string): Promise<ProviderConfigError> {
+  const err = await act.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(ProviderConfigError);
+  expect((err as ProviderConfigError).reason).toBe(reason);
+  return err as ProviderConfigError;
 }
 
 /** What `send` threw, asserted to be transient (worth retrying). */

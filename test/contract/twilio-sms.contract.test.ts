@@ -4,7 +4,7 @@ import type { TwilioSettings } from '#shared/adapters/providers/twilio-rest.clie
 import { refusedUrl } from '#test/fakes/http-server.ts';
 import { officialTwilioClient } from '#test/fakes/official-clients.ts';
 import { startTwilioApiFake, type TwilioApiFake } from '#test/fakes/twilio-api.fake.ts';
-import { delivery, errorText, expectPermanent, expectTransient, freshPhone } from './support.ts';
+import { delivery, errorText, expectConfigFault, expectPermanent, expectTransient, freshPhone } from './support.ts';
 
 const FROM = '+16285550100';
 const CALLBACK = 'https://support.example.com/webhooks/twilio/status';
@@ -101,9 +101,9 @@ describe('Twilio SMS adapter against a local Twilio Messages API (contract)', ()
     await expectPermanent(sms().send(delivery({ channel: 'sms', to })), 'twilio:21614');
   });
 
-  it('wrong API key credentials (401, 20003) are permanent `twilio:20003`: retrying cannot help', async () => {
+  it('wrong API key credentials (401, 20003) are a settings fault `twilio:20003`: the message goes out once the key is fixed', async () => {
     const before = twilio.unauthenticated;
-    await expectPermanent(sms({ apiKeySecret: async () => 'not-the-secret' }).send(delivery({ channel: 'sms', to: freshPhone() })), 'twilio:20003');
+    await expectConfigFault(sms({ apiKeySecret: async () => 'not-the-secret' }).send(delivery({ channel: 'sms', to: freshPhone() })), 'twilio:20003');
     expect(twilio.unauthenticated).toBe(before + 1);
   });
 

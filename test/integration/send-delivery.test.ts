@@ -266,6 +266,33 @@ describe('deliverOutbound', () => {
     });
   });
 
+  it('on a provider refusing our credentials (401), gives the claim back uncounted and fails the job as a fault; once fixed it sends', async () => {
+    const { job } = await heldMessage();
+    const refusing = fakeSender(async () => {
+      throw new modules.errors.ProviderConfigError('twilio:20003');
+    });
+    // Six refusals in a row (an API key rotated badly): none counts as one of the message's five tries.
+    for (let i = 0; i < 6; i++) await expect(modules.deliverOutbound(job, depsWith(refusing.sender))).rejects.toThrow('twilio:20003');
+    expect(refusing.calls).toHaveLength(6);
+    expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'queued', sendAttempts: 0 });
+    // The key is fixed: the job's next retry sends it.
+    const working = fakeSender();
+    expect(await modules.deliverOutbound(job, depsWith(working.sender))).toEqual({ result: 'sent' });
+    expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'sent', sendAttempts: 1 });
+  });
+
+  it('keeps an earlier unanswered try’s outcome unknown when the retry meets a settings fault', async () => {
+    const { job } = await heldMessage();
+    expect(await modules.deliverOutbound(job, steppingDeps(fakeSender(async () => {
+      throw new modules.errors.TransientDeliveryError('no answer', { outcomeUnknown: true });
+    }).sender))).toMatchObject({ result: 'later' });
+    const refusing = fakeSender(async () => {
+      throw new modules.errors.ProviderConfigError('sendgrid:401');
+    });
+    await expect(modules.deliverOutbound(job, steppingDeps(refusing.sender))).rejects.toThrow('sendgrid:401');
+    expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'sending', outcomeUnknownAt: expect.any(String), sendAttempts: 1 });
+  });
+
   it('marks a message failed with the provider’s reason on a permanent error, and never retries it', async () => {
     const { job } = await heldMessage();
     const refusing = fakeSender(async () => {

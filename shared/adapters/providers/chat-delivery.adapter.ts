@@ -22,8 +22,9 @@ export type ChatDeliveryBody = { messageId: string; conversationId: string; user
  * so the backend verifies us with the code it already trusts. `messageId` lets it drop retries.
  *
  * 2xx → delivered to the backend (`providerMessageId` = its JSON `id` if it answers one, else our
- * messageId); 4xx but 408/429 → `PermanentDeliveryError('chat:<status>')`; else, timeout (10 s) or
- * network → `TransientDeliveryError`.
+ * messageId); 401/403/404 (our secret, clock or URL) → `ProviderConfigError('chat:<status>')`; any other
+ * 4xx but 408/429 → `PermanentDeliveryError('chat:<status>')`; else, timeout (10 s) or network →
+ * `TransientDeliveryError`.
  *
  * @example
  * ```ts

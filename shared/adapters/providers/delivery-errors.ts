@@ -1,12 +1,14 @@
-import { PermanentDeliveryError, TransientDeliveryError } from '#shared/ports/channel-sender.ts';
+import { PermanentDeliveryError, ProviderConfigError, TransientDeliveryError } from '#shared/ports/channel-sender.ts';
 
 /** How long any provider call may take before it counts as a (transient) timeout. */
 export const PROVIDER_TIMEOUT_MS = 10_000;
 
 /**
- * The one rule every adapter maps a provider's HTTP refusal with: a 4xx other than 408/429 is the
- * provider saying "never" (permanent, not retried); 408, 429 and 5xx are "not now" (transient, the queue
- * retries with backoff). `reason` is what the message's `failureReason` shows, e.g. `twilio:21610`.
+ * The one rule every adapter maps a provider's HTTP refusal with: 401, 403 and 404 are the provider
+ * refusing our credentials or settings ({@link ProviderConfigError}: retried until an operator fixes
+ * them); any other 4xx but 408/429 is the provider saying "never" to the message (permanent, not
+ * retried); 408, 429 and 5xx are "not now" (transient, the queue retries with backoff). `reason` is what
+ * the message's `failureReason` shows, e.g. `twilio:21610`.
  *
  * Provider error texts often quote the recipient ("The 'To' number +1… is not valid"), so only codes and
  * field names go into the error, never the provider's message.
@@ -16,15 +18,19 @@ export const PROVIDER_TIMEOUT_MS = 10_000;
  * throw deliveryErrorForStatus({ status: 400, reason: 'twilio:21211' });
  * ```
  */
-export function deliveryErrorForStatus(input: { status: number; reason: string; detail?: string }): PermanentDeliveryError | TransientDeliveryError {
+export function deliveryErrorForStatus(input: { status: number; reason: string; detail?: string }): PermanentDeliveryError | TransientDeliveryError | ProviderConfigError {
   const { status, reason, detail } = input;
+  if (CONFIG_STATUSES.has(status)) return new ProviderConfigError(reason, { cause: new Error(`HTTP ${status}${detail ? ` (${detail})` : ''}`) });
   if (isPermanentStatus(status)) {
     return new PermanentDeliveryError(reason, { cause: new Error(`HTTP ${status}${detail ? ` (${detail})` : ''}`) });
   }
   return new TransientDeliveryError(`${reason}: HTTP ${status}${detail ? ` (${detail})` : ''}, worth retrying`);
 }
 
-/** 4xx except 408 Request Timeout and 429 Too Many Requests. */
+/** Unauthorized, Forbidden, Not Found: our key, our sender, our account or URL. */
+const CONFIG_STATUSES = new Set([401, 403, 404]);
+
+/** 4xx except 408 Request Timeout and 429 Too Many Requests (401/403/404 are caught before, as settings faults). */
 export function isPermanentStatus(status: number): boolean {
   return status >= 400 && status < 500 && status !== 408 && status !== 429;
 }

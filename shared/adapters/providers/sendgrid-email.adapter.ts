@@ -31,8 +31,9 @@ export type SendgridSettings = {
  * (together ~285 KB minified, against 20 KB for the helper) into a handler with a 600 KB budget; the request is one authenticated
  * JSON POST, sent with `fetch` (10 s timeout).
  *
- * Errors: 400/401/403/413 (any 4xx but 408/429) → `PermanentDeliveryError('sendgrid:<status>')`; 408,
- * 429, 5xx, timeout, network → `TransientDeliveryError`.
+ * Errors: 401/403 (our key, our sender) → `ProviderConfigError('sendgrid:<status>')`; 400/413 (any
+ * other 4xx but 408/429) → `PermanentDeliveryError('sendgrid:<status>')`; 408, 429, 5xx, timeout,
+ * network → `TransientDeliveryError`.
  *
  * @example
  * ```ts

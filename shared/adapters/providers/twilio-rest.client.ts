@@ -3,7 +3,7 @@ import DomainModule from 'twilio/lib/base/Domain.js';
 import RestExceptionModule from 'twilio/lib/base/RestException.js';
 import TwilioServiceExceptionModule from 'twilio/lib/base/TwilioServiceException.js';
 import VersionModule from 'twilio/lib/base/Version.js';
-import { PermanentDeliveryError, TransientDeliveryError } from '#shared/ports/channel-sender.ts';
+import { PermanentDeliveryError, ProviderConfigError, TransientDeliveryError } from '#shared/ports/channel-sender.ts';
 import { cjsDefault } from './cjs-interop.ts';
 import { deliveryErrorForStatus, networkDeliveryError, PROVIDER_TIMEOUT_MS } from './delivery-errors.ts';
 
@@ -69,7 +69,7 @@ const TWILIO_QUEUE_FULL = 21611;
  * ```
  */
 export function twilioDeliveryError(err: unknown): unknown {
-  if (err instanceof PermanentDeliveryError || err instanceof TransientDeliveryError) return err;
+  if (err instanceof PermanentDeliveryError || err instanceof TransientDeliveryError || err instanceof ProviderConfigError) return err;
   if (err instanceof RestException || err instanceof TwilioServiceException) {
     const status = Number(err.status);
     const code = typeof err.code === 'number' && err.code > 0 ? err.code : status;
