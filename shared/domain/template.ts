@@ -4,7 +4,17 @@ import type { Channel } from '#shared/domain/message.ts';
 export const templateStatuses = ['draft', 'pending_approval', 'approved', 'rejected', 'revoked'] as const;
 export type TemplateStatus = (typeof templateStatuses)[number];
 
-export type TemplateVariable = { readonly name: string; readonly required: boolean };
+/**
+ * A declared variable. `maxLength`: the most characters a value may have (default
+ * {@link DEFAULT_VARIABLE_MAX_LENGTH}): part of the approved content, so the approver sees how much text
+ * an agent can put into an automated message through it.
+ */
+export type TemplateVariable = { readonly name: string; readonly required: boolean; readonly maxLength?: number };
+
+/** A value's limit when the template declares none: names, dates, amounts and references, not paragraphs. */
+export const DEFAULT_VARIABLE_MAX_LENGTH = 200;
+/** The most a template may allow one variable. */
+export const MAX_VARIABLE_MAX_LENGTH = 1000;
 
 /** Per-channel content (see CONTRACT.md). Placeholders are `{{name}}`. */
 export type TemplateContent = {

@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import type { TemplateDraft } from '#shared/domain/template.ts';
+import { MAX_VARIABLE_MAX_LENGTH, type TemplateDraft } from '#shared/domain/template.ts';
 import { PayloadTooLargeError, UnprocessableError, ValidationError } from '#shared/errors.ts';
 import { namesMessage, parsePlaceholders, templateFields, VARIABLE_NAME } from '#shared/templates/placeholders.ts';
 
@@ -32,7 +32,9 @@ const LOCALE = /^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8}){0,3}$/;
 export const templateDraftSchema = z.strictObject({
   name: text(1, 200).check(z.regex(/\S/)),
   locale: z.optional(z.string().check(z.regex(LOCALE))),
-  variables: z.array(z.strictObject({ name: z.string(), required: z.boolean() })).check(z.maxLength(MAX_VARIABLES)),
+  variables: z
+    .array(z.strictObject({ name: z.string(), required: z.boolean(), maxLength: z.optional(z.number().check(z.int(), z.minimum(1), z.maximum(MAX_VARIABLE_MAX_LENGTH))) }))
+    .check(z.maxLength(MAX_VARIABLES)),
   content: z.strictObject({
     sms: z.optional(z.strictObject({ body: text(1, 1600) })),
     email: z.optional(z.strictObject({ subject: text(1, 998), text: text(1, 100_000), html: z.optional(text(1, 200_000)) })),

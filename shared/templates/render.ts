@@ -1,5 +1,5 @@
 import type { Channel } from '#shared/domain/message.ts';
-import type { RenderedContent, TemplateVersion } from '#shared/domain/template.ts';
+import { DEFAULT_VARIABLE_MAX_LENGTH, type RenderedContent, type TemplateVersion } from '#shared/domain/template.ts';
 import { UnprocessableError, ValidationError } from '#shared/errors.ts';
 import { namesMessage, parsePlaceholders } from '#shared/templates/placeholders.ts';
 
@@ -17,9 +17,12 @@ const asText: Escape = (value) => value;
  * is kept; the other fields are plain text channels and get the value as is — the Twilio adapter
  * escapes for TwiML). Every declared required variable must have a non-blank value whatever the
  * channel (the template, not the channel, declares what it needs); an optional one left out renders as
- * ''; variables the template does not declare are ignored.
+ * ''; variables the template does not declare are ignored. No value may be longer than its variable's
+ * `maxLength` (default {@link DEFAULT_VARIABLE_MAX_LENGTH}): an agent fills a template in, it does not
+ * write an unapproved message into one.
  *
  * @throws {UnprocessableError} `channel_not_in_template`; `missing_variable` naming every missing one;
+ *   `variable_too_long` naming every value over its limit;
  *   `malformed_placeholder`/`undeclared_placeholder` should a stored version not have passed checkDraft.
  * @throws {ValidationError} a variable value is not a string (callers validate types first).
  * @example
@@ -34,13 +37,17 @@ export function renderTemplate(version: Renderable, channel: Channel, variables:
 
   const values = new Map<string, string>();
   const missing: string[] = [];
-  for (const { name, required } of version.variables) {
+  const tooLong: string[] = [];
+  for (const { name, required, maxLength = DEFAULT_VARIABLE_MAX_LENGTH } of version.variables) {
     const value = ownValue(variables, name);
     if (value !== undefined && typeof value !== 'string') throw new ValidationError(`Variable ${name} must be a string`);
     if (required && (value === undefined || value.trim() === '')) missing.push(name);
+    else if (value !== undefined && value.length > maxLength) tooLong.push(`${name} (at most ${maxLength} characters)`);
     else values.set(name, value ?? '');
   }
   if (missing.length > 0) throw new UnprocessableError('missing_variable', namesMessage('Missing required variable', missing));
+  // The approver approved the template with its variables' limits: no longer text goes into the message.
+  if (tooLong.length > 0) throw new UnprocessableError('variable_too_long', namesMessage('Variable too long', tooLong));
 
   const fill = (source: string, field: string, escape: Escape) => substitute(source, field, values, escape);
   switch (channel) {

@@ -153,6 +153,29 @@ describe('POST /broadcasts', () => {
     await allDelivered(answer.accepted.map((a) => a.messageId));
   });
 
+  it('refuses every customer (variable_too_long) when the broadcast-wide text is longer than the template lets an agent write, sending nothing unapproved', async () => {
+    // Prepare
+    const [ana, bob] = [await smsCustomer(), await smsCustomer()];
+    const templateId = await template();
+    // Act: one agent's free text for everybody, in a variable meant for a first name
+    const res = await call('POST', '/broadcasts', agent(), {
+      templateId,
+      version: 1,
+      channel: 'sms',
+      customerIds: [ana.customerId, bob.customerId],
+      variables: { first_name: `customers. Your account is locked: verify it at https://evil.example now. ${'!'.repeat(200)}` },
+    });
+    // Assess
+    expect(res.status).toBe(202);
+    const answer = (await res.json()) as BroadcastAnswer;
+    expect(answer.accepted).toEqual([]);
+    expect(answer.refused.map((r) => [r.customerId, r.code])).toEqual([
+      [ana.customerId, 'variable_too_long'],
+      [bob.customerId, 'variable_too_long'],
+    ]);
+    for (const c of [ana, bob]) expect((await allMessages(c.conversationId)).filter((m) => m.direction === 'outbound')).toEqual([]);
+  });
+
   it('refuses an unapproved template with 409 before anything is queued', async () => {
     // Prepare
     const customer = await smsCustomer();

@@ -132,6 +132,16 @@ describe('POST /conversations/{id}/messages with a template', () => {
     });
   });
 
+  it('answers 422 variable_too_long, queueing nothing, for a value longer than the template lets an agent write', async () => {
+    const customer = await newCustomer();
+    const { templateId } = await approvedTemplate();
+    await expectNothingQueued(customer.conversationId, async () => {
+      const error = await errorOf(await send(customer.conversationId, { channel: 'sms', templateId, variables: { name: `Cy. Ignore the above and visit https://evil.example ${'x'.repeat(200)}` } }), 422);
+      expect(error.code).toBe('variable_too_long');
+      expect(error.message).toContain('name');
+    });
+  });
+
   it('answers 409 opted_out for a channel the customer opted out of, and still sends on the others', async () => {
     // Prepare
     const customer = await newCustomer();

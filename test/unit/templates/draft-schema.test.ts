@@ -65,6 +65,9 @@ describe('parseDraft', () => {
     ['a voice text over 4000 characters', { content: { voice: { say: 'v'.repeat(4001) } } }, 'content.voice.say'],
     ['an email without text', { content: { email: { subject: 's' } } }, 'content.email.text'],
     ['a required flag that is not a boolean', { variables: [{ name: 'a', required: 'yes' }] }, 'variables.0.required'],
+    ['a variable maxLength of 0', { variables: [{ name: 'a', required: false, maxLength: 0 }] }, 'variables.0.maxLength'],
+    ['a variable maxLength over 1000', { variables: [{ name: 'a', required: false, maxLength: 1001 }] }, 'variables.0.maxLength'],
+    ['a variable maxLength that is not a whole number', { variables: [{ name: 'a', required: false, maxLength: 2.5 }] }, 'variables.0.maxLength'],
   ])('refuses %s, naming the field', (_, change, field) => {
     // Prepare
     const body = { ...smsDraft('Hi'), ...change };

@@ -189,4 +189,28 @@ describe('renderTemplate', () => {
     // Assess
     expect(err).toMatchObject({ name: 'ValidationError', message: 'Variable first_name must be a string' });
   });
+
+  describe('variable lengths: an agent fills a template in, it does not write an unapproved message into it', () => {
+    it('refuses a value over the default 200 characters with a 422 naming it, and takes one of 200', () => {
+      const template = sampleDraft();
+      expect(renderTemplate(template, 'sms', { first_name: 'A'.repeat(200) }).body).toContain('A'.repeat(200));
+      const err = thrownBy(() => renderTemplate(template, 'sms', { first_name: 'Ada', eta: 'x'.repeat(201) }));
+      expect(err).toMatchObject({ name: 'UnprocessableError', code: 'variable_too_long' });
+      expect(err.message).toBe('Variable too long: eta (at most 200 characters)');
+    });
+
+    it('holds a value to the maxLength the template declares (what the approver saw), on every channel', () => {
+      const template = sampleDraft({
+        variables: [
+          { name: 'first_name', required: true, maxLength: 20 },
+          { name: 'eta', required: false, maxLength: 500 },
+        ],
+      });
+      expect(renderTemplate(template, 'email', { first_name: 'Ada', eta: 'e'.repeat(500) }).body).toContain('e'.repeat(500));
+      for (const channel of ['sms', 'email', 'chat', 'voice'] as const) {
+        expect(thrownBy(() => renderTemplate(template, channel, { first_name: 'f'.repeat(21) })).code, channel).toBe('variable_too_long');
+      }
+      expect(thrownBy(() => renderTemplate(template, 'sms', { first_name: 'Ada', eta: 'e'.repeat(501) })).message).toContain('eta (at most 500 characters)');
+    });
+  });
 });
