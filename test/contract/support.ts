@@ -2,8 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { expect } from 'vitest';
 import { PermanentDeliveryError, ProviderConfigError, TransientDeliveryError, type OutboundDelivery } from '#shared/ports/channel-sender.ts';
 
-/** A fictional US number (628-555-01xx range) no other test uses. */
-export const freshPhone = () => `+1628555${String(Number.parseInt(randomBytes(2).toString('hex'), 16) % 10_000).padStart(4, '0')}`;
+/** Where this process's numbers start: random per run, then one after the other, so no two tests share one. */
+let nextPhone = Number.parseInt(randomBytes(2).toString('hex'), 16);
+/** A fictional US number (628-555-xxxx) no other test of this file uses. */
+export const freshPhone = () => `+1628555${String(nextPhone++ % 10_000).padStart(4, '0')}`;
 export const freshId = (prefix: string) => `${prefix}_${randomBytes(8).toString('hex')}`;
 
 /** One outbound delivery with fresh ids; override what the test is about. */

@@ -5,11 +5,11 @@ import { baseUrl, countItems, stackEnv, staffToken } from '#test/helpers/index.t
 /** A fresh, valid-looking Twilio SID. */
 export const sid = (prefix: 'SM' | 'MM' | 'CA' | 'RE' | 'TR' | 'AC') => `${prefix}${randomBytes(16).toString('hex')}`;
 
-let phoneCounter = 0;
-/** A phone number no other test uses (US 415-555 fictional range, randomised per run). */
+/** Where this process's numbers start: random per run, then one after the other, so no two tests of a file share one. */
+let nextPhone = Number.parseInt(randomBytes(2).toString('hex'), 16);
+/** A phone number no other test uses (US 628-555 fictional range). */
 export function freshPhone(): string {
-  const n = (Number.parseInt(randomBytes(2).toString('hex'), 16) + phoneCounter++) % 10_000;
-  return `+1628555${String(n).padStart(4, '0')}`;
+  return `+1628555${String(nextPhone++ % 10_000).padStart(4, '0')}`;
 }
 
 export const freshId = (prefix: string) => `${prefix}-${randomBytes(6).toString('hex')}`;
