@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
@@ -35,12 +35,25 @@ export class DeadLetterAlarms extends Construct {
       masterKey: props.encryptionKey,
       enforceSSL: true,
     });
-    // CloudWatch publishes to an encrypted topic only when the key lets it (not with the AWS-managed SNS key).
+    const account = Stack.of(this).account;
+    // The topic's policy (enforceSSL replaces SNS's default one) must let CloudWatch alarms of this account
+    // publish: they publish as the service, not as an IAM principal of the account.
+    this.topic.addToResourcePolicy(
+      new PolicyStatement({
+        principals: [new ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [this.topic.topicArn],
+        conditions: { StringEquals: { 'aws:SourceAccount': account }, ArnLike: { 'aws:SourceArn': `arn:${Stack.of(this).partition}:cloudwatch:${Stack.of(this).region}:${account}:alarm:*` } },
+      }),
+    );
+    // And publish to an encrypted topic only when the key lets them (not with the AWS-managed SNS key);
+    // for this account's alarms only.
     props.encryptionKey.addToResourcePolicy(
       new PolicyStatement({
         principals: [new ServicePrincipal('cloudwatch.amazonaws.com')],
         actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
         resources: ['*'],
+        conditions: { StringEquals: { 'aws:SourceAccount': account } },
       }),
     );
     this.action = new SnsAction(this.topic);
