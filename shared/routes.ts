@@ -51,7 +51,9 @@ export const httpRoutes: readonly HttpRoute[] = [
     auth: 'webhook',
   },
   { name: 'SendgridInboundWebhook', method: 'POST', path: '/webhooks/sendgrid/inbound', entry: 'functions/http/sendgrid-inbound.ts', auth: 'webhook' },
-  { name: 'ChatWebhook', method: 'POST', path: '/webhooks/chat', entry: 'functions/http/chat-inbound.ts', auth: 'webhook' },
+  // A link that joins two customers merges them inside the request, moving the absorbed thread: a long
+  // one needs more than the webhooks' 10 s (the delayed sweep finishes what a timeout leaves).
+  { name: 'ChatWebhook', method: 'POST', path: '/webhooks/chat', entry: 'functions/http/chat-inbound.ts', auth: 'webhook', timeoutSeconds: MAX_ROUTE_TIMEOUT_SECONDS },
   { name: 'GetCustomer', method: 'GET', path: '/customers', entry: 'functions/http/get-customer.ts', auth: 'staff', roles: ['agent'] },
   { name: 'GetConversation', method: 'GET', path: '/conversations/{conversationId}', entry: 'functions/http/get-conversation.ts', auth: 'staff', roles: ['agent'] },
   {

@@ -231,18 +231,37 @@ function cancellationCodes(err: unknown): string[] {
  * await releaseClaim('conv_…', 'msg_…', now); // false when the message was no longer `sending`
  * ```
  */
-export async function releaseClaim(conversationId: string, messageId: string, now: string, options: { uncount?: boolean } = {}): Promise<boolean> {
+export async function releaseClaim(conversationId: string, messageId: string, now: string): Promise<boolean> {
   return conditionalUpdate({
     Key: messageKey(conversationId, messageId),
-    UpdateExpression: `SET #status = :queued, statusRank = :queuedRank, statusUpdatedAt = :now${options.uncount ? UNCOUNT : ''}`,
+    UpdateExpression: 'SET #status = :queued, statusRank = :queuedRank, statusUpdatedAt = :now',
     ConditionExpression: `${exists} AND #status = :sending`,
     ExpressionAttributeNames: { '#status': 'status' },
-    ExpressionAttributeValues: { ':sending': 'sending', ':queued': 'queued', ':queuedRank': deliveryStatusRank.queued, ':now': now, ...(options.uncount ? { ':oneAttempt': 1 } : {}) },
+    ExpressionAttributeValues: { ':sending': 'sending', ':queued': 'queued', ':queuedRank': deliveryStatusRank.queued, ':now': now },
   });
 }
 
-/** Takes back the try the claim counted (the provider never considered the message: see ProviderConfigError). */
-const UNCOUNT = ', sendAttempts = sendAttempts - :oneAttempt';
+/**
+ * `failed` with `reason` for a send whose outcome is unknown, only while it is `sending` and no status
+ * callback has named it (no provider id): a callback that did says the provider has it, and it stays.
+ *
+ * @returns `updated`, `stale` (named or moved on meanwhile) or `missing` (no such outbound message there).
+ * @example
+ * ```ts
+ * await failUnnamedSend(conversationId, messageId, 'provider_outcome_unknown', now);
+ * ```
+ */
+export async function failUnnamedSend(conversationId: string, messageId: string, reason: string, now: string): Promise<'updated' | 'stale' | 'missing'> {
+  const updated = await conditionalUpdate({
+    Key: messageKey(conversationId, messageId),
+    UpdateExpression: 'SET #status = :failed, statusRank = :failedRank, statusUpdatedAt = :now, failureReason = :reason',
+    ConditionExpression: `${exists} AND #status = :sending AND attribute_not_exists(providerMessageId)`,
+    ExpressionAttributeNames: { '#status': 'status' },
+    ExpressionAttributeValues: { ':sending': 'sending', ':failed': 'failed', ':failedRank': deliveryStatusRank.failed, ':reason': reason, ':now': now },
+  });
+  if (updated) return 'updated';
+  return (await getOutboundMessage(conversationId, messageId)) ? 'stale' : 'missing';
+}
 
 /**
  * Notes that a send attempt's outcome is unknown (the provider may have the message): the message stays
@@ -254,13 +273,7 @@ const UNCOUNT = ', sendAttempts = sendAttempts - :oneAttempt';
  * await markOutcomeUnknown('conv_…', 'msg_…', now);
  * ```
  */
-export async function markOutcomeUnknown(
-  conversationId: string,
-  messageId: string,
-  now: string,
-  abandonedClaim?: { sendingAt?: string },
-  options: { uncount?: boolean } = {},
-): Promise<boolean> {
+export async function markOutcomeUnknown(conversationId: string, messageId: string, now: string, abandonedClaim?: { sendingAt?: string }): Promise<boolean> {
   // An abandoned claim (its try ended without a word: see deliverOutbound) is marked only as it was read:
   // the same claim, not marked yet by another copy of the job.
   const claimedAt = abandonedClaim?.sendingAt;
@@ -269,10 +282,10 @@ export async function markOutcomeUnknown(
   // Since when the outcome is unknown: the abandoned try's claim, else this failure.
   return conditionalUpdate({
     Key: messageKey(conversationId, messageId),
-    UpdateExpression: `SET outcomeUnknownAt = ${claimedAt === undefined ? ':now' : ':claimedAt'}, statusUpdatedAt = :now${options.uncount ? UNCOUNT : ''}`,
+    UpdateExpression: `SET outcomeUnknownAt = ${claimedAt === undefined ? ':now' : ':claimedAt'}, statusUpdatedAt = :now`,
     ConditionExpression: `${exists} AND #status = :sending AND attribute_not_exists(providerMessageId)${abandoned}`,
     ExpressionAttributeNames: { '#status': 'status' },
-    ExpressionAttributeValues: { ':sending': 'sending', ':now': now, ...(claimedAt !== undefined ? { ':claimedAt': claimedAt } : {}), ...(options.uncount ? { ':oneAttempt': 1 } : {}) },
+    ExpressionAttributeValues: { ':sending': 'sending', ':now': now, ...(claimedAt !== undefined ? { ':claimedAt': claimedAt } : {}) },
   });
 }
 

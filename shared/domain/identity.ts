@@ -4,28 +4,32 @@ import { ValidationError } from '#shared/errors.ts';
 
 /** E.164: `+`, a country code not starting with 0, at most 15 digits in all (at least 7 here). */
 const E164 = /^\+[1-9]\d{6,14}$/;
+/** `+52 1` and ten digits: a Mexican mobile number as written before 2019. */
+const OLD_MEXICAN_MOBILE = /^\+521\d{10}$/;
 /** What people write between the digits of a phone number. */
 const PHONE_PUNCTUATION = /[\s().\-\u00A0]/g;
 
 /**
  * A phone number in E.164, or a {@link ValidationError}. Numbers come from providers that already
  * routed them, so "possible" (right length for the country) is the test rather than "allocated". A
- * number libphonenumber's metadata does not know as possible (a new range, Mexico's old `+521` mobile
- * form) but that is E.164-shaped is kept as its digits: the provider delivered it, and a message from it
- * must not be lost.
+ * Mexican mobile written the old way (`+52 1 …`) is written the current way (`+52 …`), so both are one
+ * identity. A number libphonenumber's metadata does not know as possible (a new range) but that is
+ * E.164-shaped is kept as its digits: the provider delivered it, and a message from it must not be lost.
  *
  * @example
  * ```ts
  * normalizePhone('+1 (415) 555-0100') // '+14155550100'
- * normalizePhone('+52 1 55 1234 5678') // '+5215512345678'
+ * normalizePhone('+52 1 55 1234 5678') // '+525512345678'
  * ```
  */
 export function normalizePhone(raw: string): string {
   const trimmed = raw.trim();
   if (!trimmed.startsWith('+')) throw new ValidationError('Phone number must be in international format');
-  const parsed = parsePhoneNumberFromString(trimmed);
-  if (parsed?.isPossible()) return parsed.number;
   const digits = trimmed.replace(PHONE_PUNCTUATION, '');
+  // Mexico dropped the `1` of mobile numbers in 2019; both forms name one phone, written the new way.
+  const current = OLD_MEXICAN_MOBILE.test(digits) ? `+52${digits.slice(4)}` : trimmed;
+  const parsed = parsePhoneNumberFromString(current);
+  if (parsed?.isPossible()) return parsed.number;
   if (E164.test(digits)) return digits;
   throw new ValidationError('Phone number must be in international format');
 }

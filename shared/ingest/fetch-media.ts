@@ -65,8 +65,8 @@ async function twilioBasicAuth(): Promise<string | undefined> {
   return keySid ? `Basic ${Buffer.from(`${keySid}:${await getSecretSetting('TWILIO_API_KEY_SECRET')}`).toString('base64')}` : undefined;
 }
 
-/** 4xx answers that are not the media's fault: credentials refused, a timeout, a rate limit. */
-const retriedClientStatuses = new Set([401, 403, 408, 429]);
+/** 4xx answers that are not the media's fault: a timeout, a rate limit (and see credentialsRefused below). */
+const retriedClientStatuses = new Set([408, 429]);
 
 /**
  * Downloads one media file, following redirects by hand so that every hop is checked like the first
@@ -89,9 +89,13 @@ async function download(sourceUrl: string, deps: FetchMediaDeps): Promise<{ cont
       url = fetchableUrl(location, url);
       continue;
     }
-    // 401/403 say our credentials were refused (an API key unset or rotated, media auth switched on), not
-    // that the media is gone: retried, and kept in the DLQ for a redrive once the credentials are fixed.
-    if (res.status >= 400 && res.status < 500 && !retriedClientStatuses.has(res.status)) throw new PermanentMediaError(`media answered ${res.status}`);
+    // 401/403 from the host our credentials go to say they were refused (an API key unset or rotated,
+    // media auth switched on), not that the media is gone: retried, and kept in the DLQ for a redrive once
+    // fixed. From a pre-signed CDN hop, which gets no credentials, a 403 is S3's way to say "no such object".
+    const credentialsRefused = url.origin === first.origin && (res.status === 401 || res.status === 403);
+    if (res.status >= 400 && res.status < 500 && !credentialsRefused && !retriedClientStatuses.has(res.status)) {
+      throw new PermanentMediaError(`media answered ${res.status}`);
+    }
     if (!res.ok) throw new Error(`media answered ${res.status}`);
     const declared = Number(res.headers.get('content-length') ?? 0);
     if (declared > MAX_MEDIA_BYTES) throw new PermanentMediaError('media too large');

@@ -1,6 +1,16 @@
 import { senderFor } from '#shared/adapters/providers/channel-senders.ts';
 import { requireEnv } from '#shared/config.ts';
-import { advanceStatus, asOutboundMessage, claimForSending, markOutcomeUnknown, recordSent, releaseClaim, sendTimeState, type OutboundMessage } from '#shared/data/outbound-store.ts';
+import {
+  advanceStatus,
+  asOutboundMessage,
+  claimForSending,
+  failUnnamedSend,
+  markOutcomeUnknown,
+  recordSent,
+  releaseClaim,
+  sendTimeState,
+  type OutboundMessage,
+} from '#shared/data/outbound-store.ts';
 import type { StoredTemplateVersion } from '#shared/data/template-store.ts';
 import type { Channel } from '#shared/domain/message.ts';
 import type { RenderedContent } from '#shared/domain/template.ts';
@@ -113,22 +123,38 @@ async function deliver(job: DeliverJob, deps: DeliverDeps, reruns: number): Prom
     return { result: 'skipped' };
   }
   const { conversationId, messageId } = message;
+  /**
+   * `failed` for a try whose outcome is unknown, only while no callback has named the message (one that
+   * did says it went out: then it stays as the callback left it).
+   */
+  const failUnnamed = async (reason: string): Promise<DeliverOutcome> => {
+    const outcome = await writeFollowingMerge(message, (at) => failUnnamedSend(at, messageId, reason, deps.now().toISOString()), (r) => r !== 'missing');
+    logger.info('outbound message not sent', { ...log, reason, applied: outcome === 'updated' });
+    return outcome === 'updated' ? { result: 'failed' } : { result: 'skipped' };
+  };
   // Anything else was handled already (a duplicate job), unless an attempt's outcome was left unknown
   // and no status callback has named the message since: then the provider shows no sign of it.
   const retryAfterUnknown = message.status === 'sending' && message.outcomeUnknownAt !== undefined && message.providerMessageId === undefined;
   if (message.status === 'sending' && message.outcomeUnknownAt === undefined && message.providerMessageId === undefined) {
     // Claimed, and no outcome recorded. While the claiming try may still run, come back when it surely
-    // has ended; after that the claim was abandoned, and its outcome is unknown like any unanswered call's.
+    // has ended; after that the claim was abandoned: the function died or timed out between its claim
+    // and its outcome write, or that write failed after the provider took the message (and the same
+    // store fault may have refused the provider's callback, which Twilio does not retry).
     const claimedAt = Date.parse(message.sendingAt ?? '');
     const ageSeconds = Number.isFinite(claimedAt) ? (now.getTime() - claimedAt) / 1000 : Number.POSITIVE_INFINITY;
-    if (ageSeconds < CLAIM_LIFETIME_SECONDS) return { result: 'later', retryInSeconds: Math.max(1, Math.ceil(CLAIM_LIFETIME_SECONDS - ageSeconds)), why: 'claimed' };
-    logger.warn('send claim abandoned by its try; outcome unknown', { ...log, claimedAt: message.sendingAt, sendAttempts: message.sendAttempts });
-    if ((message.sendAttempts ?? 0) >= MAX_SEND_ATTEMPTS) {
-      await writeFollowingMerge(message, (at) => advanceStatus(at, messageId, { status: 'failed', failureReason: 'provider_outcome_unknown', now: now.toISOString() }), (r) => r !== 'missing');
-      return { result: 'failed' };
+    const wait = (until: number) => ({ result: 'later' as const, retryInSeconds: Math.max(1, Math.ceil(until - ageSeconds)), why: 'claimed' as const });
+    if (ageSeconds < CLAIM_LIFETIME_SECONDS) return wait(CLAIM_LIFETIME_SECONDS);
+    if (message.channel !== 'chat' || (message.sendAttempts ?? 0) >= MAX_SEND_ATTEMPTS) {
+      // At most one send: no second call without the provider's word. Its callback has time to name the
+      // message first; failing that, it ends failed, for a person to check and send again.
+      if (ageSeconds < UNKNOWN_OUTCOME_SETTLE_SECONDS) return wait(UNKNOWN_OUTCOME_SETTLE_SECONDS);
+      logger.warn('send claim abandoned by its try; outcome unknown, not sent again', { ...log, claimedAt: message.sendingAt, sendAttempts: message.sendAttempts });
+      return failUnnamed('provider_outcome_unknown');
     }
+    // Chat has no callbacks, and its backend drops a copy by `messageId`: an unknown outcome, retried.
+    logger.warn('send claim abandoned by its try; outcome unknown', { ...log, claimedAt: message.sendingAt, sendAttempts: message.sendAttempts });
     await writeFollowingMerge(message, (at) => markOutcomeUnknown(at, messageId, now.toISOString(), { sendingAt: message.sendingAt }), (applied) => applied);
-    // Read again: marked (by this job or another copy), named by a callback meanwhile, or claimed anew.
+    // Read again: marked (by this job or another copy), or claimed anew.
     return again({ conversationId, messageId });
   }
   if (message.status !== 'queued' && !retryAfterUnknown) return { result: 'skipped' };
@@ -178,17 +204,6 @@ async function deliver(job: DeliverJob, deps: DeliverDeps, reruns: number): Prom
   try {
     result = await sender.send(delivery);
   } catch (err) {
-    if (err instanceof ProviderConfigError) {
-      // Our settings, not the message: the claim is given back without counting the try (an earlier
-      // unanswered try keeps its outcome unknown), and the job fails as a fault, retried by the consumer
-      // until an operator fixes the setting (then the DLQ, whose alarm tells them).
-      const release = retryAfterUnknown
-        ? (at: string) => markOutcomeUnknown(at, messageId, deps.now().toISOString(), undefined, { uncount: true })
-        : (at: string) => releaseClaim(at, messageId, deps.now().toISOString(), { uncount: true });
-      await writeFollowingMerge(message, release, (applied) => applied);
-      logger.error('provider refused our credentials or settings; the send waits for a fix', { ...log, channel: message.channel, reason: err.reason });
-      throw err;
-    }
     if (err instanceof PermanentDeliveryError) {
       // The provider knows of an opt-out the ledger missed (a STOP whose webhook never reached us): recorded
       // now, so the next send to the channel is refused (409) before anything is queued.
@@ -199,12 +214,19 @@ async function deliver(job: DeliverJob, deps: DeliverDeps, reruns: number): Prom
       }
       return fail(err.reason);
     }
+    // Our credentials or settings refused (a key rotated badly, a sender not verified): retried like a
+    // "not now" for a few minutes, then failed with the provider's reason for a person to send again once
+    // fixed. Waiting longer would hold every later message of the conversation (one FIFO group).
+    const settingsFault = err instanceof ProviderConfigError;
+    if (settingsFault) logger.error('provider refused our credentials or settings', { ...log, channel: message.channel, reason: err.reason, attempt });
     // Unknown also when this try was refused but an earlier one went unanswered: that one may have gone out.
     const outcomeUnknown = (err instanceof TransientDeliveryError && err.outcomeUnknown) || retryAfterUnknown;
     if (attempt >= MAX_SEND_ATTEMPTS) {
       // The last try: the message says it failed rather than sitting `queued` for ever (or, outcome
-      // unknown, that it may have gone out). The job is done: a replay of it would find it failed.
-      return fail(outcomeUnknown ? 'provider_outcome_unknown' : 'retries_exhausted');
+      // unknown, that it may have gone out, unless a callback has named it meanwhile). The job is done:
+      // a replay of it would find it failed.
+      if (outcomeUnknown) return failUnnamed('provider_outcome_unknown');
+      return fail(settingsFault ? err.reason : 'retries_exhausted');
     }
     // The provider said no: the claim is given back. It may have said yes unheard: the message stays
     // `sending`, and the retry goes ahead only if no callback has named it by then (at most one send).
@@ -217,12 +239,26 @@ async function deliver(job: DeliverJob, deps: DeliverDeps, reruns: number): Prom
     logger.warn('outbound delivery will be retried', { ...log, attempt, retryInSeconds, error });
     return { result: 'later', retryInSeconds, why: 'transient' };
   }
-  // Outside the try: once the provider took the message, no failure here may lead to a second call at
-  // once. Should this write fail, the message stays `sending`: the retried job waits out the claim's
-  // lifetime, by when the provider's callback (SMS, voice, email) has named it and nothing more is sent.
-  await writeFollowingMerge(message, (at) => recordSent(at, messageId, result, deps.now().toISOString()), (recorded) => recorded);
+  // Outside the try: once the provider took the message, no failure here may lead to a second call. The
+  // write is tried again within this try (a store fault of a few seconds must not leave it `sending`);
+  // should it still fail, the message stays `sending`, and the retried job finds its claim abandoned.
+  await persistently(() => writeFollowingMerge(message, (at) => recordSent(at, messageId, result, deps.now().toISOString()), (recorded) => recorded));
   logger.info('outbound message sent', { ...log, channel: message.channel, provider: result.provider });
   return { result: 'sent' };
+}
+
+/** Tries of the `sent` write after the provider took a message, 0.2 s apart and doubling (3 s in all). */
+const SENT_WRITE_TRIES = 5;
+
+async function persistently<T>(write: () => Promise<T>): Promise<T> {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await write();
+    } catch (err) {
+      if (tries >= SENT_WRITE_TRIES) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 200 * 2 ** (tries - 1)));
+    }
+  }
 }
 
 /**
@@ -240,7 +276,8 @@ function contentToSend(message: OutboundMessage, version: StoredTemplateVersion 
     (version.approvedHash === undefined || version.approvedHash === version.contentHash);
   if (!version || !stillApproved) return 'template_not_approved';
   try {
-    return renderTemplate(version, message.channel, message.variables ?? {});
+    // The values were held to the version's limits when the message was queued.
+    return renderTemplate(version, message.channel, message.variables ?? {}, { checkLengths: false });
   } catch (err) {
     logger.error('approved template no longer renders', { templateId: message.templateId, templateVersion: message.templateVersion, error: err });
     return 'render_failed';

@@ -44,10 +44,13 @@ export const MAX_TWIML_CHARS = 4000;
 /** What of it the `<Say>` text may take: the rest is the XML declaration and `<Response><Say>` around it. */
 export const MAX_VOICE_SAY_CHARS = MAX_TWIML_CHARS - 100;
 
-/** The length of a text once XML-escaped as element content (`&`, `<`, `>` grow; the rest stays). */
+/** What twilio's TwiML builder (xmlbuilder) writes for a character of element text, where it is not itself. */
+const XML_TEXT_ESCAPES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '\r': '&#xD;' };
+
+/** The length of a text once XML-escaped as element content. */
 function escapedXmlLength(text: string): number {
   let length = text.length;
-  for (const c of text) if (c === '&' || c === '<' || c === '>') length += c === '&' ? 4 : 3;
+  for (const c of text) length += (XML_TEXT_ESCAPES[c]?.length ?? 1) - 1;
   return length;
 }
 /** Longest text an agent may send in one message (any channel). */

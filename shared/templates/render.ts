@@ -19,7 +19,9 @@ const asText: Escape = (value) => value;
  * channel (the template, not the channel, declares what it needs); an optional one left out renders as
  * ''; variables the template does not declare are ignored. No value may be longer than its variable's
  * `maxLength` (default {@link DEFAULT_VARIABLE_MAX_LENGTH}): an agent fills a template in, it does not
- * write an unapproved message into one.
+ * write an unapproved message into one. The sender renders a queued message again with
+ * `checkLengths: false`: its values were held to the limits when it was queued, and a message queued
+ * before a limit existed must still go out as it was accepted.
  *
  * @throws {UnprocessableError} `channel_not_in_template`; `missing_variable` naming every missing one;
  *   `variable_too_long` naming every value over its limit;
@@ -30,7 +32,8 @@ const asText: Escape = (value) => value;
  * renderTemplate(version, 'sms', { first_name: 'Ada' }); // { channel: 'sms', body: 'Hi Ada' }
  * ```
  */
-export function renderTemplate(version: Renderable, channel: Channel, variables: Record<string, string>): RenderedContent {
+export function renderTemplate(version: Renderable, channel: Channel, variables: Record<string, string>, options: { checkLengths?: boolean } = {}): RenderedContent {
+  const checkLengths = options.checkLengths ?? true;
   const { content } = version;
   const present = channel === 'email' ? content.email : channel === 'sms' ? content.sms : channel === 'chat' ? content.chat : content.voice;
   if (present === undefined) throw new UnprocessableError('channel_not_in_template', `Template has no ${channel} content`);
@@ -42,7 +45,7 @@ export function renderTemplate(version: Renderable, channel: Channel, variables:
     const value = ownValue(variables, name);
     if (value !== undefined && typeof value !== 'string') throw new ValidationError(`Variable ${name} must be a string`);
     if (required && (value === undefined || value.trim() === '')) missing.push(name);
-    else if (value !== undefined && value.length > maxLength) tooLong.push(`${name} (at most ${maxLength} characters)`);
+    else if (checkLengths && value !== undefined && value.length > maxLength) tooLong.push(`${name} (at most ${maxLength} characters)`);
     else values.set(name, value ?? '');
   }
   if (missing.length > 0) throw new UnprocessableError('missing_variable', namesMessage('Missing required variable', missing));

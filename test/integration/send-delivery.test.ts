@@ -266,31 +266,27 @@ describe('deliverOutbound', () => {
     });
   });
 
-  it('on a provider refusing our credentials (401), gives the claim back uncounted and fails the job as a fault; once fixed it sends', async () => {
+  it('retries a provider refusing our credentials (401) like a “not now”, and after the fifth try fails it with the provider’s reason', async () => {
     const { job } = await heldMessage();
     const refusing = fakeSender(async () => {
       throw new modules.errors.ProviderConfigError('twilio:20003');
     });
-    // Six refusals in a row (an API key rotated badly): none counts as one of the message's five tries.
-    for (let i = 0; i < 6; i++) await expect(modules.deliverOutbound(job, depsWith(refusing.sender))).rejects.toThrow('twilio:20003');
-    expect(refusing.calls).toHaveLength(6);
-    expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'queued', sendAttempts: 0 });
-    // The key is fixed: the job's next retry sends it.
-    const working = fakeSender();
-    expect(await modules.deliverOutbound(job, depsWith(working.sender))).toEqual({ result: 'sent' });
-    expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'sent', sendAttempts: 1 });
+    for (let i = 0; i < 4; i++) expect(await modules.deliverOutbound(job, depsWith(refusing.sender))).toMatchObject({ result: 'later', why: 'transient' });
+    expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'queued', sendAttempts: 4 });
+    expect(await modules.deliverOutbound(job, depsWith(refusing.sender))).toEqual({ result: 'failed' });
+    expect(refusing.calls).toHaveLength(5);
+    expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'failed', failureReason: 'twilio:20003' });
   });
 
-  it('keeps an earlier unanswered try’s outcome unknown when the retry meets a settings fault', async () => {
+  it('sends once the key is fixed within those tries', async () => {
     const { job } = await heldMessage();
-    expect(await modules.deliverOutbound(job, steppingDeps(fakeSender(async () => {
-      throw new modules.errors.TransientDeliveryError('no answer', { outcomeUnknown: true });
-    }).sender))).toMatchObject({ result: 'later' });
     const refusing = fakeSender(async () => {
       throw new modules.errors.ProviderConfigError('sendgrid:401');
     });
-    await expect(modules.deliverOutbound(job, steppingDeps(refusing.sender))).rejects.toThrow('sendgrid:401');
-    expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'sending', outcomeUnknownAt: expect.any(String), sendAttempts: 1 });
+    expect(await modules.deliverOutbound(job, depsWith(refusing.sender))).toMatchObject({ result: 'later', why: 'transient' });
+    const working = fakeSender();
+    expect(await modules.deliverOutbound(job, depsWith(working.sender))).toEqual({ result: 'sent' });
+    expect(working.calls).toHaveLength(1);
   });
 
   it('marks a message failed with the provider’s reason on a permanent error, and never retries it', async () => {
@@ -350,78 +346,122 @@ describe('a claim abandoned by its try (the function died, or its outcome write 
   const at = (sender: ChannelSender, when: Date): DeliverDeps => ({ senderFor: () => sender, now: () => when });
   const seconds = (from: Date, s: number) => new Date(from.getTime() + s * 1000);
 
-  it('comes back while the claiming try may still run, then sends once, when no callback has named the message', async () => {
-    // Prepare: a try claimed the message, then its function died before calling the provider.
-    const { job } = await heldMessage();
+  /** A held message claimed by a try that then died before calling anyone. */
+  async function claimedThenAbandoned(channel: 'sms' | 'chat' = 'sms') {
+    const { job } = await heldMessage({ channel });
     const claimedAt = new Date(Date.now() + 2 * HOUR);
     const message = (await modules.store.getOutboundMessage(job.conversationId, job.messageId))!;
     expect(await modules.store.claimForSending(message, claimedAt.toISOString())).toBe('claimed');
-    const retry = fakeSender(() => new Promise((r) => setTimeout(r, 50)));
+    return { job, claimedAt };
+  }
 
-    // Act + Assess: the redelivered job, 10 s after the claim, waits until the claim is surely dead.
-    expect(await modules.deliverOutbound(job, at(retry.sender, seconds(claimedAt, 10)))).toEqual({ result: 'later', why: 'claimed', retryInSeconds: modules.claimLifetimeSeconds - 10 });
-    expect(retry.calls).toHaveLength(0);
-    expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'sending', sendAttempts: 1 });
-
-    // After it, the outcome is unknown since the claim: the job waits for the provider's word as long
-    // as after any unanswered call…
-    const settling = await modules.deliverOutbound(job, at(retry.sender, seconds(claimedAt, modules.claimLifetimeSeconds + 1)));
-    expect(settling).toEqual({ result: 'later', why: 'transient', retryInSeconds: modules.settleSeconds - modules.claimLifetimeSeconds - 1 });
-    expect(retry.calls).toHaveLength(0);
-    // …then two copies of the job at once: one call, the message sent, the second try counted.
-    const later = seconds(claimedAt, modules.settleSeconds + 1);
-    const outcomes = await Promise.all([modules.deliverOutbound(job, at(retry.sender, later)), modules.deliverOutbound(job, at(retry.sender, later))]);
-    expect(outcomes.map((o) => o.result)).toContain('sent');
-    expect(retry.calls).toHaveLength(1);
-    expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'sent', sendAttempts: 2, providerMessageId: expect.stringMatching(/^SM/) });
-    expect(await modules.deliverOutbound(job, at(retry.sender, seconds(later, 600)))).toEqual({ result: 'skipped' });
-    expect(retry.calls).toHaveLength(1);
-  });
-
-  it('sends nothing more when the provider took the message but the sent write failed, once Twilio’s callback has named it', async () => {
-    // Prepare: the provider accepts; the store then refuses the sender's next write (its `sent`).
-    const { job } = await heldMessage();
+  /**
+   * The store refuses the sender's writes after the provider call (its `sent`) from the first one on,
+   * `times` times (Infinity: until disarmed).
+   */
+  async function storeFaultAfterTheCall(times: number) {
     const { dynamoClient } = await import('#shared/data/client.ts');
     const name = `fail-sent-write-${randomBytes(4).toString('hex')}`;
     let armed = false;
+    let left = times;
     dynamoClient.middlewareStack.add(
       (next, context) => async (args) => {
-        if (armed && context.commandName === 'UpdateItemCommand') {
-          armed = false;
+        if (armed && left > 0 && context.commandName === 'UpdateItemCommand') {
+          left--;
           throw Object.assign(new Error('Service unavailable'), { name: 'InternalServerError' });
         }
         return next(args);
       },
       { step: 'initialize', name },
     );
-    const first = fakeSender(async () => {
+    const sender = fakeSender(async () => {
       armed = true;
     });
-    const claimedAt = new Date(Date.now() + 2 * HOUR);
-    try {
-      await expect(modules.deliverOutbound(job, at(first.sender, claimedAt))).rejects.toThrow('Service unavailable');
-    } finally {
-      dynamoClient.middlewareStack.remove(name);
-    }
-    expect(first.calls).toHaveLength(1);
-    expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'sending' });
+    return { sender, remove: () => dynamoClient.middlewareStack.remove(name) };
+  }
 
-    // Act: Twilio's status callback arrives, then the job's retry after the claim's lifetime.
-    const sid = `SM${randomBytes(16).toString('hex')}`;
-    const res = await twilioStatusCallback(job, { MessageSid: sid, MessageStatus: 'sent' });
-    expect(res.status).toBe(200);
+  it('comes back while the claiming try may still run, waits for the provider’s word, then fails the SMS (provider_outcome_unknown) without a second call', async () => {
+    // Prepare
+    const { job, claimedAt } = await claimedThenAbandoned();
     const retry = fakeSender();
-    const outcome = await modules.deliverOutbound(job, at(retry.sender, seconds(claimedAt, modules.claimLifetimeSeconds + 1)));
 
-    // Assess: one provider call in all, the message sent under Twilio's id.
-    expect(outcome).toEqual({ result: 'skipped' });
+    // Act + Assess: 10 s after the claim, the try may still be at work
+    expect(await modules.deliverOutbound(job, at(retry.sender, seconds(claimedAt, 10)))).toEqual({ result: 'later', why: 'claimed', retryInSeconds: modules.claimLifetimeSeconds - 10 });
+    // after the claim's lifetime it is abandoned: the provider still has time to speak
+    expect(await modules.deliverOutbound(job, at(retry.sender, seconds(claimedAt, modules.claimLifetimeSeconds + 1)))).toEqual({
+      result: 'later',
+      why: 'claimed',
+      retryInSeconds: modules.settleSeconds - modules.claimLifetimeSeconds - 1,
+    });
+    expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'sending', sendAttempts: 1 });
+    // nobody named it: failed for a person to check, never sent a second time (two copies of the job at once)
+    const later = seconds(claimedAt, modules.settleSeconds + 1);
+    const outcomes = await Promise.all([modules.deliverOutbound(job, at(retry.sender, later)), modules.deliverOutbound(job, at(retry.sender, later))]);
+    expect(outcomes.map((o) => o.result)).toContain('failed');
     expect(retry.calls).toHaveLength(0);
-    expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'sent', providerMessageId: sid });
+    expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'failed', failureReason: 'provider_outcome_unknown' });
   });
 
-  it('marks the message failed (provider_outcome_unknown) when its last try was the one abandoned, and calls nobody', async () => {
-    // Prepare: four tries given back, then a fifth claim whose function died.
+  it('sends an abandoned chat message again, once, after the settle time (chat has no callbacks; its backend drops a copy by messageId)', async () => {
+    const { job, claimedAt } = await claimedThenAbandoned('chat');
+    const retry = fakeSender(() => new Promise((r) => setTimeout(r, 50)));
+    expect(await modules.deliverOutbound(job, at(retry.sender, seconds(claimedAt, modules.claimLifetimeSeconds + 1)))).toMatchObject({ result: 'later', why: 'transient' });
+    expect(retry.calls).toHaveLength(0);
+    const later = seconds(claimedAt, modules.settleSeconds + 1);
+    const outcomes = await Promise.all([modules.deliverOutbound(job, at(retry.sender, later)), modules.deliverOutbound(job, at(retry.sender, later))]);
+    expect(outcomes.map((o) => o.result)).toContain('sent');
+    expect(retry.calls).toHaveLength(1);
+    expect(retry.calls[0]).toMatchObject({ messageId: job.messageId, channel: 'chat' });
+    expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'sent', sendAttempts: 2 });
+  });
+
+  it('records sent within the try when the store refuses the sent write for a moment: one call', async () => {
     const { job } = await heldMessage();
+    const fault = await storeFaultAfterTheCall(2);
+    try {
+      expect(await modules.deliverOutbound(job, depsWith(fault.sender.sender))).toEqual({ result: 'sent' });
+    } finally {
+      fault.remove();
+    }
+    expect(fault.sender.calls).toHaveLength(1);
+    expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'sent', providerMessageId: expect.stringMatching(/^SM/) });
+  });
+
+  it('after a store outage through the sent write: sends nothing more, sent once Twilio’s callback has named it, else failed for a person to check', async () => {
+    for (const callback of [true, false]) {
+      // Prepare: the provider accepts; the store refuses every write after it
+      const { job } = await heldMessage();
+      const fault = await storeFaultAfterTheCall(Number.POSITIVE_INFINITY);
+      const claimedAt = new Date(Date.now() + 2 * HOUR);
+      try {
+        await expect(modules.deliverOutbound(job, at(fault.sender.sender, claimedAt))).rejects.toThrow('Service unavailable');
+      } finally {
+        fault.remove();
+      }
+      expect(fault.sender.calls).toHaveLength(1);
+      expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'sending' });
+
+      // Act: the store is back; Twilio's status callback arrives (or was lost), then the job's retry
+      const sid = `SM${randomBytes(16).toString('hex')}`;
+      if (callback) expect((await twilioStatusCallback(job, { MessageSid: sid, MessageStatus: 'sent' })).status).toBe(200);
+      const retry = fakeSender();
+      const outcome = await modules.deliverOutbound(job, at(retry.sender, seconds(claimedAt, modules.settleSeconds + 1)));
+
+      // Assess: one provider call in all
+      expect(retry.calls).toHaveLength(0);
+      if (callback) {
+        expect(outcome).toEqual({ result: 'skipped' });
+        expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'sent', providerMessageId: sid });
+      } else {
+        expect(outcome).toEqual({ result: 'failed' });
+        expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'failed', failureReason: 'provider_outcome_unknown' });
+      }
+    }
+  });
+
+  it('marks a chat message failed (provider_outcome_unknown) when its last try was the one abandoned, and calls nobody', async () => {
+    // Prepare: four tries given back, then a fifth claim whose function died.
+    const { job } = await heldMessage({ channel: 'chat' });
     const claimedAt = new Date(Date.now() + 2 * HOUR);
     for (let i = 0; i < 5; i++) {
       const message = (await modules.store.getOutboundMessage(job.conversationId, job.messageId))!;
@@ -431,7 +471,7 @@ describe('a claim abandoned by its try (the function died, or its outcome write 
     const retry = fakeSender();
 
     // Act
-    const outcome = await modules.deliverOutbound(job, at(retry.sender, seconds(claimedAt, modules.claimLifetimeSeconds + 1)));
+    const outcome = await modules.deliverOutbound(job, at(retry.sender, seconds(claimedAt, modules.settleSeconds + 1)));
 
     // Assess
     expect(outcome).toEqual({ result: 'failed' });

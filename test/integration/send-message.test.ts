@@ -363,6 +363,8 @@ describe('refused requests', () => {
       const ampersands = 'A&B '.repeat(750);
       expect((await errorOf(await send(customer.conversationId, { channel: 'voice', body: ampersands }), 422)).code).toBe('body_too_long');
       expect((await errorOf(await send(customer.conversationId, { channel: 'voice', body: 'a'.repeat(4001) }), 422)).code).toBe('body_too_long');
+      // Each \r is written &#xD;: 800 CRLF lines of 3 characters are 3200 characters, 6400 once escaped.
+      expect((await errorOf(await send(customer.conversationId, { channel: 'voice', body: 'ab\r\n'.repeat(800) }), 422)).code).toBe('body_too_long');
     });
     expect((await send(customer.conversationId, { channel: 'voice', body: 'a'.repeat(3800) })).status).toBe(202);
   });

@@ -90,6 +90,7 @@ describe('Twilio SMS webhook → the sender’s thread', () => {
         if (req.path === '/media/redirect') return { status: 302, headers: { location: req.query.get('to') ?? '' } };
         if (req.path === '/media/loop') return { status: 307, headers: { location: `/media/loop?${req.query.toString()}` } };
         if (req.path === '/media/locked.png') return locked ? { status: 401 } : { status: 200, headers: { 'content-type': 'image/png' }, body: png };
+        if (req.path === '/media/forbidden.png') return { status: 403 };
         return { status: 404 };
       });
       return Object.assign(server, { seen });
@@ -201,6 +202,11 @@ describe('Twilio SMS webhook → the sender’s thread', () => {
       locked = false;
       await fetchMedia({ type: 'fetch-media', conversationId, messageId });
       expectStoredPng((await getMessage(conversationId, messageId))?.attachments?.[0]);
+    });
+
+    it('marks media failed when the pre-signed CDN hop answers 403 (S3’s “no such object”), not retried', async () => {
+      const attachments = await mmsAttachments([redirect(media, `${cdn.baseUrl}/media/forbidden.png`)]);
+      expect(attachments[0]).toMatchObject({ status: 'failed' });
     });
 
     it('sends the Twilio credentials to the media URL’s own origin only, never to the host a redirect leads to', async () => {

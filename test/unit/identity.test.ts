@@ -15,10 +15,12 @@ describe('identity normalization', () => {
     expect(() => normalizePhone(raw)).toThrow(ValidationError);
   });
 
-  it('keeps an E.164 number its metadata does not know as possible (Mexico’s old +521 mobiles, a new range) as its digits, so its messages are not lost', () => {
-    expect(normalizePhone('+5215512345678')).toBe('+5215512345678');
-    expect(normalizePhone('+52 1 55 1234 5678')).toBe('+5215512345678');
-    expect(normalizePhone(normalizePhone('+52 1 55 1234 5678'))).toBe('+5215512345678');
+  it('writes Mexico’s old +521 mobiles the current way, and keeps any other E.164 number its metadata does not know as possible as its digits, so its messages are not lost', () => {
+    // Mexico's old mobile form is the same phone as its current one: one identity.
+    expect(normalizePhone('+5215512345678')).toBe('+525512345678');
+    expect(normalizePhone('+52 1 55 1234 5678')).toBe('+525512345678');
+    expect(normalizePhone('+525512345678')).toBe('+525512345678');
+    expect(normalizePhone(normalizePhone('+52 1 55 1234 5678'))).toBe('+525512345678');
     // Whatever a provider sends in E.164 is taken (libphonenumber may drop a national prefix digit).
     fc.assert(
       fc.property(fc.stringMatching(/^\+[1-9]\d{6,14}$/), (e164) => {

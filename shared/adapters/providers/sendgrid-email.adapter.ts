@@ -1,6 +1,6 @@
 import MailModule from '@sendgrid/helpers/classes/mail.js';
 import { logger } from '#shared/logger.ts';
-import { PermanentDeliveryError, type ChannelSender, type DeliveryResult, type OutboundDelivery } from '#shared/ports/channel-sender.ts';
+import { PermanentDeliveryError, TransientDeliveryError, type ChannelSender, type DeliveryResult, type OutboundDelivery } from '#shared/ports/channel-sender.ts';
 import { cjsDefault } from './cjs-interop.ts';
 import { emailHeaders } from './email-headers.ts';
 import { deliveryErrorForStatus, networkDeliveryError, PROVIDER_TIMEOUT_MS } from './delivery-errors.ts';
@@ -32,8 +32,8 @@ export type SendgridSettings = {
  * JSON POST, sent with `fetch` (10 s timeout).
  *
  * Errors: 401/403 (our key, our sender) → `ProviderConfigError('sendgrid:<status>')`; 400/413 (any
- * other 4xx but 408/429) → `PermanentDeliveryError('sendgrid:<status>')`; 408, 429, 5xx, timeout,
- * network → `TransientDeliveryError`.
+ * other 4xx but 408/429) → `PermanentDeliveryError('sendgrid:<status>')`; 408, 429, network →
+ * `TransientDeliveryError`; 5xx and timeouts → `TransientDeliveryError` with the outcome unknown.
  *
  * @example
  * ```ts
@@ -76,6 +76,11 @@ export function createSendgridEmailSender(settings: SendgridSettings): ChannelSe
         throw networkDeliveryError('sendgrid', err, timeoutMs);
       }
       const answer = await res.text().catch(() => '');
+      if (res.status >= 500) {
+        // A 5xx may come from in front of SendGrid's API after it took the message: the outcome is unknown,
+        // and the retry goes ahead only if no `processed` event has named the message by then.
+        throw new TransientDeliveryError(`sendgrid:${res.status}: HTTP ${res.status}, worth retrying`, { outcomeUnknown: true });
+      }
       if (res.status < 200 || res.status >= 300) {
         throw deliveryErrorForStatus({ status: res.status, reason: `sendgrid:${res.status}`, detail: errorFields(answer) });
       }

@@ -215,6 +215,11 @@ function readMultipart(body: Buffer, contentType: string, limits: InboundParseLi
       if (!fields.has(name)) fields.set(name, bytes);
     });
     parser.on('file', (name, stream, info) => {
+      // busboy counts its own files only; the filename-less attachment parts above count too.
+      if (files.length >= limits.maxFiles) {
+        stream.resume();
+        return tooLarge('attachments')();
+      }
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
       stream.on('limit', tooLarge('attachments'));
