@@ -1,5 +1,6 @@
 import { senderFor } from '#shared/adapters/providers/channel-senders.ts';
 import { requireEnv } from '#shared/config.ts';
+import { ConfigError } from '#shared/errors.ts';
 import {
   advanceStatus,
   asOutboundMessage,
@@ -185,7 +186,9 @@ async function deliver(job: DeliverJob, deps: DeliverDeps, reruns: number): Prom
   const consentOf = state.mergedInto === undefined ? message.customerId : await rootCustomer(message.customerId);
   if (consentOf !== message.customerId && (await getCustomerWithConsent(consentOf, message.channel)).consent === 'opted_out') return fail('opted_out');
 
-  // Settings and the sender are resolved before the claim: a deployment fault must leave the message queued.
+  // The channel's settings are resolved before the claim: a channel that is not configured at all leaves
+  // the message queued (its job fails as a fault, then the DLQ and its alarm). Its secret is read by the
+  // adapter on its first call, after the claim: a secret that cannot be had counts as a settings fault.
   const sender = deps.senderFor(message.channel);
   const delivery = await deliveryFor(message, content);
 
@@ -217,8 +220,9 @@ async function deliver(job: DeliverJob, deps: DeliverDeps, reruns: number): Prom
     // Our credentials or settings refused (a key rotated badly, a sender not verified): retried like a
     // "not now" for a few minutes, then failed with the provider's reason for a person to send again once
     // fixed. Waiting longer would hold every later message of the conversation (one FIFO group).
-    const settingsFault = err instanceof ProviderConfigError;
-    if (settingsFault) logger.error('provider refused our credentials or settings', { ...log, channel: message.channel, reason: err.reason, attempt });
+    const settingsFault = err instanceof ProviderConfigError || err instanceof ConfigError;
+    const settingsReason = err instanceof ProviderConfigError ? err.reason : 'settings:secret_unavailable';
+    if (settingsFault) logger.error('provider refused our credentials, or a setting is missing', { ...log, channel: message.channel, reason: settingsReason, attempt });
     // Unknown also when this try was refused but an earlier one went unanswered: that one may have gone out.
     const outcomeUnknown = (err instanceof TransientDeliveryError && err.outcomeUnknown) || retryAfterUnknown;
     if (attempt >= MAX_SEND_ATTEMPTS) {
@@ -226,7 +230,7 @@ async function deliver(job: DeliverJob, deps: DeliverDeps, reruns: number): Prom
       // unknown, that it may have gone out, unless a callback has named it meanwhile). The job is done:
       // a replay of it would find it failed.
       if (outcomeUnknown) return failUnnamed('provider_outcome_unknown');
-      return fail(settingsFault ? err.reason : 'retries_exhausted');
+      return fail(settingsFault ? settingsReason : 'retries_exhausted');
     }
     // The provider said no: the claim is given back. It may have said yes unheard: the message stays
     // `sending`, and the retry goes ahead only if no callback has named it by then (at most one send).

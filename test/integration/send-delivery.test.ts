@@ -278,6 +278,17 @@ describe('deliverOutbound', () => {
     expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'failed', failureReason: 'twilio:20003' });
   });
 
+  it('counts a secret that cannot be had after the claim (empty after a rotation) as a settings fault: retried, then failed saying so', async () => {
+    const { ConfigError } = await import('#shared/errors.ts');
+    const { job } = await heldMessage();
+    const noSecret = fakeSender(async () => {
+      throw new ConfigError('Secret TWILIO_API_KEY_SECRET is empty');
+    });
+    for (let i = 0; i < 4; i++) expect(await modules.deliverOutbound(job, depsWith(noSecret.sender))).toMatchObject({ result: 'later', why: 'transient' });
+    expect(await modules.deliverOutbound(job, depsWith(noSecret.sender))).toEqual({ result: 'failed' });
+    expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'failed', failureReason: 'settings:secret_unavailable' });
+  });
+
   it('sends once the key is fixed within those tries', async () => {
     const { job } = await heldMessage();
     const refusing = fakeSender(async () => {
