@@ -134,6 +134,25 @@ describe('Twilio SMS webhook → the sender’s thread', () => {
       );
     }
 
+    /** An SMS stored straight in the stack's table with one attachment still to copy from `sourceUrl`. */
+    async function messageWithPendingMedia(sourceUrl: string): Promise<{ conversationId: string; messageId: string }> {
+      const { appendMessage } = await import('#shared/data/conversation-store.ts');
+      const { newCustomerIds } = await import('#shared/domain/ids.ts');
+      const { customerId, conversationId } = newCustomerIds();
+      const messageId = `msg_${randomBytes(16).toString('hex')}`;
+      await appendMessage({
+        conversationId,
+        customerId,
+        messageId,
+        channel: 'sms',
+        direction: 'inbound',
+        body: '',
+        createdAt: new Date().toISOString(),
+        attachments: [{ name: 'photo.png', contentType: 'image/png', sourceUrl, status: 'pending' }],
+      });
+      return { conversationId, messageId };
+    }
+
     function expectStoredPng(attachment: Record<string, unknown> | undefined) {
       expect(attachment).toMatchObject({ contentType: 'image/png', status: 'stored', size: png.length });
       const stored = join(stackEnv().ATTACHMENTS_DIR, attachment!.storageKey as string);
@@ -179,21 +198,9 @@ describe('Twilio SMS webhook → the sender’s thread', () => {
     });
 
     it('keeps media pending and retries while the media host refuses our credentials (401), and stores it once they work', async () => {
-      const { appendMessage, getMessage } = await import('#shared/data/conversation-store.ts');
-      const { newCustomerIds } = await import('#shared/domain/ids.ts');
+      const { getMessage } = await import('#shared/data/conversation-store.ts');
       const { fetchMedia } = await import('#shared/ingest/fetch-media.ts');
-      const { customerId, conversationId } = newCustomerIds();
-      const messageId = `msg_${randomBytes(16).toString('hex')}`;
-      await appendMessage({
-        conversationId,
-        customerId,
-        messageId,
-        channel: 'sms',
-        direction: 'inbound',
-        body: '',
-        createdAt: new Date().toISOString(),
-        attachments: [{ name: 'photo.png', contentType: 'image/png', sourceUrl: `${media.baseUrl}/media/locked.png`, status: 'pending' }],
-      });
+      const { conversationId, messageId } = await messageWithPendingMedia(`${media.baseUrl}/media/locked.png`);
       locked = true;
       // The job fails (the queue retries it, then keeps it in the DLQ), the attachment stays pending.
       await expect(fetchMedia({ type: 'fetch-media', conversationId, messageId })).rejects.toThrow('media answered 401');
@@ -218,24 +225,11 @@ describe('Twilio SMS webhook → the sender’s thread', () => {
       process.env.TWILIO_API_KEY_SECRET = 'api-key-secret-under-test';
       process.env.MEDIA_HOSTS = '127.0.0.1,localhost';
       try {
-        const { appendMessage, getMessage } = await import('#shared/data/conversation-store.ts');
-        const { newCustomerIds } = await import('#shared/domain/ids.ts');
+        const { getMessage } = await import('#shared/data/conversation-store.ts');
         const { fetchMedia } = await import('#shared/ingest/fetch-media.ts');
         const tok = token();
-        const { customerId, conversationId } = newCustomerIds();
-        const messageId = `msg_${randomBytes(16).toString('hex')}`;
         // Twilio-like: the API host redirects on itself, then to a pre-signed URL on another host.
-        const sourceUrl = redirect(media, redirect(media, `${outsideBase}/media/ok.png?t=${tok}`));
-        await appendMessage({
-          conversationId,
-          customerId,
-          messageId,
-          channel: 'sms',
-          direction: 'inbound',
-          body: '',
-          createdAt: new Date().toISOString(),
-          attachments: [{ name: 'photo.png', contentType: 'image/png', sourceUrl, status: 'pending' }],
-        });
+        const { conversationId, messageId } = await messageWithPendingMedia(redirect(media, redirect(media, `${outsideBase}/media/ok.png?t=${tok}`)));
 
         await fetchMedia({ type: 'fetch-media', conversationId, messageId });
 
