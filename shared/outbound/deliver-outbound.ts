@@ -87,8 +87,10 @@ export function backoffSeconds(attempt: number): number {
  * 1. load the message; anything but `queued` was handled already (a duplicate job): done, except a
  *    message an unknown outcome left `sending` that no status callback has named since (step 5), and a
  *    claim abandoned by its try (`sending` with no outcome for longer than {@link CLAIM_LIFETIME_SECONDS}:
- *    the function died or its outcome write failed), which is an unknown outcome too; a younger such
- *    claim may still be at work, so the job comes back once it surely is not
+ *    the function died or its outcome write failed): a younger one may still be at work, so the job
+ *    comes back once it surely is not; then an SMS, call or email that no callback has named within
+ *    {@link UNKNOWN_OUTCOME_SETTLE_SECONDS} of its claim ends `failed` (never sent twice), a chat
+ *    message (deduplicated by its backend) is an unknown outcome, retried
  * 2. hold it while its `notBefore` (broadcast pacing) is in the future
  * 3. a templated message: the version must still be approved with the very hash the message was
  *    rendered from (a version revoked after queueing never reaches a provider); render it again
@@ -210,12 +212,17 @@ async function deliver(job: DeliverJob, deps: DeliverDeps, reruns: number): Prom
     if (err instanceof PermanentDeliveryError) {
       // The provider knows of an opt-out the ledger missed (a STOP whose webhook never reached us): recorded
       // now, so the next send to the channel is refused (409) before anything is queued.
+      const failed = await fail(err.reason);
       if (err.recipientOptedOut) {
+        // After the message's own outcome: should this write fail, the next send meets the same refusal
+        // and records it then.
         const at = deps.now().toISOString();
-        await setConsent({ customerId: consentOf, channel: message.channel, status: 'opted_out', source: err.reason, actor: 'system:provider', now: at, requestedAt: at });
-        logger.info('provider reported the recipient opted out; recorded', { ...log, channel: message.channel, reason: err.reason });
+        await setConsent({ customerId: consentOf, channel: message.channel, status: 'opted_out', source: err.reason, actor: 'system:provider', now: at, requestedAt: at }).then(
+          () => logger.info('provider reported the recipient opted out; recorded', { ...log, channel: message.channel, reason: err.reason }),
+          (cause: unknown) => logger.error('provider reported the recipient opted out; not recorded', { ...log, channel: message.channel, reason: err.reason, error: cause instanceof Error ? { name: cause.name, message: cause.message } : { name: typeof cause } }),
+        );
       }
-      return fail(err.reason);
+      return failed;
     }
     // Our credentials or settings refused (a key rotated badly, a sender not verified): retried like a
     // "not now" for a few minutes, then failed with the provider's reason for a person to send again once
