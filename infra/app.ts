@@ -22,8 +22,8 @@ import { DEFAULT_ROUTE_THROTTLE, OmnichannelStack } from '#infra/omnichannel-sta
  *     --parameters BroadcastRateSmsPerSecond=1 --parameters BroadcastRateEmailPerSecond=10 \
  *     --parameters BroadcastRateChatPerSecond=20 --parameters BroadcastRateVoicePerSecond=0.2
  *
- * An empty provider setting (e.g. `EmailFrom=`) leaves that channel unconfigured: its sends fail rather
- * than go anywhere. Later deploys keep the previous values of parameters they do not name. Secrets are
+ * An empty provider setting (e.g. `EmailFrom=`) leaves that channel unconfigured: its sends fail
+ * (`channel_not_configured`) rather than go anywhere. Later deploys keep the previous values of parameters they do not name. Secrets are
  * not parameters: store them in the Secrets Manager secrets the stack outputs (`…SecretArn`).
  */
 const app = new App();

@@ -188,10 +188,18 @@ async function deliver(job: DeliverJob, deps: DeliverDeps, reruns: number): Prom
   const consentOf = state.mergedInto === undefined ? message.customerId : await rootCustomer(message.customerId);
   if (consentOf !== message.customerId && (await getCustomerWithConsent(consentOf, message.channel)).consent === 'opted_out') return fail('opted_out');
 
-  // The channel's settings are resolved before the claim: a channel that is not configured at all leaves
-  // the message queued (its job fails as a fault, then the DLQ and its alarm). Its secret is read by the
-  // adapter on its first call, after the claim: a secret that cannot be had counts as a settings fault.
-  const sender = deps.senderFor(message.channel);
+  // The channel's settings are resolved before the claim. A channel that is not configured at all (a
+  // deployment left its parameters empty) fails the message at once, logged as an error: held, it would
+  // hold every later message of the conversation (one FIFO group) until the DLQ. Its secret is read by
+  // the adapter on its first call, after the claim: a secret that cannot be had is a settings fault.
+  let sender: ChannelSender;
+  try {
+    sender = deps.senderFor(message.channel);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    logger.error('outbound channel not configured', { ...log, channel: message.channel, error: { name: err.name, message: err.message } });
+    return fail('channel_not_configured');
+  }
   const delivery = await deliveryFor(message, content);
 
   const claim = await claimForSending(message, deps.now().toISOString(), consentOf);

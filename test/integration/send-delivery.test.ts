@@ -289,6 +289,20 @@ describe('deliverOutbound', () => {
     expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'failed', failureReason: 'settings:secret_unavailable' });
   });
 
+  it('fails a message on a channel that is not configured at all at once (channel_not_configured), so it holds nothing behind it', async () => {
+    const { ConfigError } = await import('#shared/errors.ts');
+    const { job } = await heldMessage();
+    const deps: DeliverDeps = {
+      senderFor: () => {
+        throw new ConfigError('No sms provider configured: missing TWILIO_FROM_NUMBER (and LOCAL_OUTBOX is not 1)');
+      },
+      now: () => new Date(Date.now() + 2 * HOUR),
+    };
+    expect(await modules.deliverOutbound(job, deps)).toEqual({ result: 'failed' });
+    expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'failed', failureReason: 'channel_not_configured' });
+    expect((await messageIn(job.conversationId, job.messageId))?.sendAttempts ?? 0).toBe(0);
+  });
+
   it('sends once the key is fixed within those tries', async () => {
     const { job } = await heldMessage();
     const refusing = fakeSender(async () => {
