@@ -96,7 +96,7 @@ async function deliverRecord(record: SQSRecord): Promise<void> {
     // A fault (the store, a secret, a channel's settings): logged, and tried again with a backoff from a
     // minute up rather than after the queue's 6-minute visibility timeout each time, which would hold the
     // conversation's group that long. (A fault after the provider call leaves the message `sending`:
-    // the retry waits out the claim's lifetime, then sends again only if no callback has named it.)
+    // the retry finds its claim abandoned, and an SMS, call or email is never sent a second time.)
     // Name and message only: a cause may quote an address.
     const error = err instanceof Error ? { name: err.name, message: err.message } : { name: typeof err };
     const retryInSeconds = faultBackoffSeconds(Number.parseInt(record.attributes.ApproximateReceiveCount, 10) || 1);

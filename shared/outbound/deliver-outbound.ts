@@ -172,6 +172,8 @@ async function deliver(job: DeliverJob, deps: DeliverDeps, reruns: number): Prom
   }
 
   const fail = async (reason: string): Promise<DeliverOutcome> => {
+    // After an unanswered try, only while no callback has named the message: that try may have gone out.
+    if (retryAfterUnknown) return failUnnamed(reason);
     await writeFollowingMerge(message, (at) => advanceStatus(at, messageId, { status: 'failed', failureReason: reason, now: deps.now().toISOString() }), (r) => r !== 'missing');
     logger.info('outbound message not sent', { ...log, reason });
     return { result: 'failed' };
@@ -225,7 +227,7 @@ async function deliver(job: DeliverJob, deps: DeliverDeps, reruns: number): Prom
         // After the message's own outcome: should this write fail, the next send meets the same refusal
         // and records it then.
         const at = deps.now().toISOString();
-        await setConsent({ customerId: consentOf, channel: message.channel, status: 'opted_out', source: err.reason, actor: 'system:provider', now: at, requestedAt: at }).then(
+        await persistently(() => setConsent({ customerId: consentOf, channel: message.channel, status: 'opted_out', source: err.reason, actor: 'system:provider', now: at, requestedAt: at })).then(
           () => logger.info('provider reported the recipient opted out; recorded', { ...log, channel: message.channel, reason: err.reason }),
           (cause: unknown) => logger.error('provider reported the recipient opted out; not recorded', { ...log, channel: message.channel, reason: err.reason, error: cause instanceof Error ? { name: cause.name, message: cause.message } : { name: typeof cause } }),
         );
@@ -238,8 +240,12 @@ async function deliver(job: DeliverJob, deps: DeliverDeps, reruns: number): Prom
     const settingsFault = err instanceof ProviderConfigError || err instanceof ConfigError;
     const settingsReason = err instanceof ProviderConfigError ? err.reason : 'settings:secret_unavailable';
     if (settingsFault) logger.error('provider refused our credentials, or a setting is missing', { ...log, channel: message.channel, reason: settingsReason, attempt });
+    // An error of no kind the adapters give (a bug, an answer nobody could read) may have come after the
+    // provider took the message: its outcome is unknown too.
+    const unexpected = !(err instanceof TransientDeliveryError) && !settingsFault;
+    if (unexpected) logger.error('provider call failed in an unexpected way; outcome unknown', { ...log, channel: message.channel, error: err instanceof Error ? { name: err.name, message: err.message } : { name: typeof err } });
     // Unknown also when this try was refused but an earlier one went unanswered: that one may have gone out.
-    const outcomeUnknown = (err instanceof TransientDeliveryError && err.outcomeUnknown) || retryAfterUnknown;
+    const outcomeUnknown = (err instanceof TransientDeliveryError && err.outcomeUnknown) || unexpected || retryAfterUnknown;
     if (attempt >= MAX_SEND_ATTEMPTS) {
       // The last try: the message says it failed rather than sitting `queued` for ever (or, outcome
       // unknown, that it may have gone out, unless a callback has named it meanwhile). The job is done:

@@ -44,9 +44,9 @@ export class PermanentDeliveryError extends Error {
 
 /**
  * The provider refused our credentials or configuration (401, 403, 404: a wrong or rotated API key, an
- * unverified sender, a wrong account or URL), not the message: it goes out once an operator fixes the
- * setting. Retried as a fault (the consumer's backoff, up to about 12 hours, then the DLQ and its alarm),
- * and not counted as one of the message's tries.
+ * unverified sender, a wrong account or URL), not the message. Logged as an error and retried like a
+ * "not now"; after the message's last try it ends `failed` with `reason`, for a person to send again
+ * once the setting is fixed.
  */
 export class ProviderConfigError extends Error {
   readonly reason: string;

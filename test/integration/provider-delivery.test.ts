@@ -188,7 +188,11 @@ describe('delivery through the real provider adapters (Twilio and SendGrid API f
     // before anything is queued, and email is left alone.
     expect(failed).toMatchObject({ status: 'failed', failureReason: 'twilio:21610' });
     type Consent = { channels: Record<string, string>; history: Array<{ actor: string; action: string; details: { channel: string; source: string } }> };
-    const consent = await jsonOf<Consent>(await call('GET', `/customers/${customer.customerId}/consent`, agent()), 200);
+    // The opt-out is written just after the message's failure.
+    const consent = await waitFor(async () => {
+      const c = await jsonOf<Consent>(await call('GET', `/customers/${customer.customerId}/consent`, agent()), 200);
+      return c.channels.sms === 'opted_out' ? c : false;
+    });
     expect(consent.channels).toMatchObject({ sms: 'opted_out', email: 'opted_in' });
     expect(consent.history).toContainEqual(expect.objectContaining({ actor: 'system:provider', action: 'opted_out', details: { channel: 'sms', source: 'twilio:21610' } }));
     const refused = await send(customer.conversationId, { channel: 'sms', body: 'Another one.' });

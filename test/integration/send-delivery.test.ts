@@ -289,6 +289,15 @@ describe('deliverOutbound', () => {
     expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'failed', failureReason: 'settings:secret_unavailable' });
   });
 
+  it('treats an error of no kind the adapters give (a 2xx nobody could read, a bug) as an unknown outcome: no second call within the settle time', async () => {
+    const { job } = await heldMessage();
+    const odd = fakeSender(async () => {
+      throw new TypeError("Cannot read properties of null (reading 'sid')");
+    });
+    expect(await modules.deliverOutbound(job, steppingDeps(odd.sender))).toEqual({ result: 'later', why: 'transient', retryInSeconds: modules.settleSeconds });
+    expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'sending', outcomeUnknownAt: expect.any(String) });
+  });
+
   it('fails a message on a channel that is not configured at all at once (channel_not_configured), so it holds nothing behind it', async () => {
     const { ConfigError } = await import('#shared/errors.ts');
     const { job } = await heldMessage();

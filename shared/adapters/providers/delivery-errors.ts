@@ -5,10 +5,11 @@ export const PROVIDER_TIMEOUT_MS = 10_000;
 
 /**
  * The one rule every adapter maps a provider's HTTP refusal with: 401, 403 and 404 are the provider
- * refusing our credentials or settings ({@link ProviderConfigError}: retried until an operator fixes
- * them); any other 4xx but 408/429 is the provider saying "never" to the message (permanent, not
- * retried); 408, 429 and 5xx are "not now" (transient, the queue retries with backoff). `reason` is what
- * the message's `failureReason` shows, e.g. `twilio:21610`.
+ * refusing our credentials or settings ({@link ProviderConfigError}: retried, then failed with
+ * `reason`); any other 4xx but 408/429 is the provider saying "never" to the message (permanent, not
+ * retried); 408, 429 and 5xx are "not now" (transient, the queue retries with backoff; the Twilio and
+ * SendGrid adapters make their 5xx an unknown outcome first). `reason` is what the message's
+ * `failureReason` shows, e.g. `twilio:21610`.
  *
  * Provider error texts often quote the recipient ("The 'To' number +1… is not valid"), so only codes and
  * field names go into the error, never the provider's message.

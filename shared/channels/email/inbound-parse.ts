@@ -167,6 +167,8 @@ function readMultipart(body: Buffer, contentType: string, limits: InboundParseLi
   return new Promise<RawForm>((resolve, reject) => {
     const fields = new Map<string, Buffer>();
     const files: RawFile[] = [];
+    /** Attachment parts seen so far, files and filename-less ones alike. */
+    let attachmentParts = 0;
     let settled = false;
     let parser: Busboy | undefined;
     const fail = (err: DomainError) => {
@@ -207,7 +209,7 @@ function readMultipart(body: Buffer, contentType: string, limits: InboundParseLi
       // `attachmentN` without a filename (an inline image with only a Content-ID): busboy takes a part
       // for a file only with a filename or as application/octet-stream. Its bytes are exact (latin1).
       if (ATTACHMENT_PART.test(name)) {
-        if (files.length >= limits.maxFiles || bytes.length > limits.maxFileBytes) return tooLarge('attachments')();
+        if (++attachmentParts > limits.maxFiles || bytes.length > limits.maxFileBytes) return tooLarge('attachments')();
         files.push({ field: name, filename: undefined, mimeType: info.mimeType, content: bytes });
         return;
       }
@@ -215,16 +217,17 @@ function readMultipart(body: Buffer, contentType: string, limits: InboundParseLi
       if (!fields.has(name)) fields.set(name, bytes);
     });
     parser.on('file', (name, stream, info) => {
-      // busboy counts its own files only; the filename-less attachment parts above count too.
-      if (files.length >= limits.maxFiles) {
+      // a file stream fails only when the whole form does; busboy reports that on the parser
+      stream.on('error', () => undefined);
+      // busboy counts its own files only; the filename-less attachment parts above count too, as parts
+      // arrive (a file is only complete at its end).
+      if (++attachmentParts > limits.maxFiles) {
         stream.resume();
         return tooLarge('attachments')();
       }
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
       stream.on('limit', tooLarge('attachments'));
-      // a file stream fails only when the whole form does; busboy reports that on the parser
-      stream.on('error', () => undefined);
       stream.on('end', () => {
         files.push({ field: name, filename: info.filename, mimeType: info.mimeType, content: Buffer.concat(chunks) });
       });

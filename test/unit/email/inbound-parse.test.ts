@@ -278,6 +278,19 @@ describe('parseInboundParse', () => {
     expect(email.attachments[1]?.content.equals(large)).toBe(true);
   });
 
+  it.each([
+    ['files first', true],
+    ['filename-less parts first', false],
+  ])('counts files and filename-less attachment parts together against the attachment limit (%s), refusing with 413 and no crash', async (_order, filesFirst) => {
+    const withName = Array.from({ length: 3 }, (_, i) => ({ field: `attachment${i + 1}`, filename: `f${i}.png`, contentType: 'image/png', content: Buffer.from(`file ${i}`) }));
+    const without = Array.from({ length: 3 }, (_, i) => ({ field: `attachment${i + 4}`, filename: undefined, contentType: 'image/png', content: Buffer.from(`inline ${i}`) }));
+    const { body, contentType } = buildMultipart({ fields: sampleEmail(), files: filesFirst ? [...withName, ...without] : [...without, ...withName] });
+    const limits = { ...defaultInboundParseLimits, maxFiles: 4 };
+    await expect(parseInboundParse(body, contentType, limits)).rejects.toBeInstanceOf(PayloadTooLargeError);
+    // At the limit it parses all six.
+    expect((await parseInboundParse(body, contentType, { ...defaultInboundParseLimits, maxFiles: 6 })).attachments).toHaveLength(6);
+  });
+
   it('holds filename-less attachment parts to the attachment limits, and text fields to theirs', async () => {
     const part = (field: string, content: Buffer) => ({ field, filename: undefined, contentType: 'image/png', content });
     const twoImages = buildMultipart({ fields: sampleEmail(), files: [part('attachment1', Buffer.from('aa')), part('attachment2', Buffer.from('bb'))] });
