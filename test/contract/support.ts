@@ -13,36 +13,33 @@ export function delivery(overrides: Partial<OutboundDelivery> & Pick<OutboundDel
   return { messageId: freshId('msg'), conversationId: freshId('conv'), body: 'Your order has shipped.', ...overrides };
 }
 
-/** What `send` threw, asserted to be a permanent refusal with `reason`. */
-export async function expectPermanent(act: Promise<unknown>, reason: string): Promise<PermanentDeliveryError> {
+/** What `act` rejected with, asserted to be an instance of `kind`. */
+async function rejection<T>(act: Promise<unknown>, kind: new (...args: never[]) => T): Promise<T> {
   const err = await act.then(
     () => undefined,
     (e: unknown) => e,
   );
-  expect(err).toBeInstanceOf(PermanentDeliveryError);
-  expect((err as PermanentDeliveryError).reason).toBe(reason);
-  return err as PermanentDeliveryError;
+  expect(err).toBeInstanceOf(kind);
+  return err as T;
+}
+
+/** What `send` threw, asserted to be a permanent refusal with `reason`. */
+export async function expectPermanent(act: Promise<unknown>, reason: string): Promise<PermanentDeliveryError> {
+  const err = await rejection(act, PermanentDeliveryError);
+  expect(err.reason).toBe(reason);
+  return err;
 }
 
 /** What `send` threw, asserted to be the provider refusing our credentials or settings, with `reason`. */
 export async function expectConfigFault(act: Promise<unknown>, reason: string): Promise<ProviderConfigError> {
-  const err = await act.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ProviderConfigError);
-  expect((err as ProviderConfigError).reason).toBe(reason);
-  return err as ProviderConfigError;
+  const err = await rejection(act, ProviderConfigError);
+  expect(err.reason).toBe(reason);
+  return err;
 }
 
 /** What `send` threw, asserted to be transient (worth retrying). */
-export async function expectTransient(act: Promise<unknown>): Promise<TransientDeliveryError> {
-  const err = await act.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(TransientDeliveryError);
-  return err as TransientDeliveryError;
+export function expectTransient(act: Promise<unknown>): Promise<TransientDeliveryError> {
+  return rejection(act, TransientDeliveryError);
 }
 
 /** Every text an error carries (message, and its causes'), to assert no address or body leaks into logs. */

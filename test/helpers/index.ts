@@ -4,5 +4,6 @@ export { postChat, signChat } from './chat.ts';
 export { countItems, dynamo } from './dynamo.ts';
 export { basicAuth, signSendgridEvent } from './sendgrid.ts';
 export { applyStackEnv, baseUrl, stackEnv } from './stack.ts';
+export { withStackModules } from './stack-modules.ts';
 export { formParams, postTwilioBody, postTwilioForm, signTwilio } from './twilio.ts';
 export { waitFor } from './wait.ts';

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { IdentityRef } from '#shared/domain/message.ts';
 import type { WorkQueue } from '#shared/ports/work-queue.ts';
-import { applyStackEnv } from '#test/helpers/index.ts';
+import { withStackModules } from '#test/helpers/index.ts';
 
 /**
  * An identity item (identity → customer) and the label in its customer's identity set must never part:
@@ -22,26 +22,17 @@ const label = (ref: IdentityRef) => `${ref.kind}:${ref.value}`;
 /** The queue a merge hands its delayed sweep to; the sweep's work is what these tests check without it. */
 const noQueue: WorkQueue = { enqueue: async () => {} };
 
-type Modules = {
-  store: typeof import('#shared/data/conversation-store.ts');
-  resolve: typeof import('#shared/ingest/resolve-customer.ts');
-  client: typeof import('#shared/data/client.ts');
-  keys: typeof import('#shared/data/keys.ts');
-};
-
 describe('claiming an identity for a customer', () => {
-  let restore: () => void;
-  let m: Modules;
-  beforeAll(async () => {
-    restore = applyStackEnv();
-    m = {
-      store: await import('#shared/data/conversation-store.ts'),
-      resolve: await import('#shared/ingest/resolve-customer.ts'),
-      client: await import('#shared/data/client.ts'),
-      keys: await import('#shared/data/keys.ts'),
-    };
+  const modules = withStackModules(async () => ({
+    store: await import('#shared/data/conversation-store.ts'),
+    resolve: await import('#shared/ingest/resolve-customer.ts'),
+    client: await import('#shared/data/client.ts'),
+    keys: await import('#shared/data/keys.ts'),
+  }));
+  let m: ReturnType<typeof modules>;
+  beforeAll(() => {
+    m = modules();
   });
-  afterAll(() => restore());
 
   async function customer(first: '0' | 'f') {
     const customerId = customerIdSorting(first);
@@ -232,17 +223,17 @@ describe('claiming an identity for a customer', () => {
 });
 
 describe('what a merge does with the absorbed customer’s opt-outs', () => {
-  let restore: () => void;
-  let store: typeof import('#shared/data/conversation-store.ts');
-  let resolve: typeof import('#shared/ingest/resolve-customer.ts');
-  let consent: typeof import('#shared/data/consent-store.ts');
-  beforeAll(async () => {
-    restore = applyStackEnv();
-    store = await import('#shared/data/conversation-store.ts');
-    resolve = await import('#shared/ingest/resolve-customer.ts');
-    consent = await import('#shared/data/consent-store.ts');
+  const modules = withStackModules(async () => ({
+    store: await import('#shared/data/conversation-store.ts'),
+    resolve: await import('#shared/ingest/resolve-customer.ts'),
+    consent: await import('#shared/data/consent-store.ts'),
+  }));
+  let store: ReturnType<typeof modules>['store'];
+  let resolve: ReturnType<typeof modules>['resolve'];
+  let consent: ReturnType<typeof modules>['consent'];
+  beforeAll(() => {
+    ({ store, resolve, consent } = modules());
   });
-  afterAll(() => restore());
 
   /** The survivor (id sorting first) and the customer it absorbs (last), each with a chat identity. */
   async function pair() {

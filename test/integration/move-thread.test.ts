@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyStackEnv } from '#test/helpers/index.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { withStackModules } from '#test/helpers/index.ts';
 
 /**
  * A merge moves the absorbed thread message by message (copy, then delete). A status callback or a
@@ -11,24 +11,16 @@ import { applyStackEnv } from '#test/helpers/index.ts';
 
 const hex = () => randomBytes(16).toString('hex');
 
-type Modules = {
-  store: typeof import('#shared/data/conversation-store.ts');
-  outbound: typeof import('#shared/data/outbound-store.ts');
-  client: typeof import('#shared/data/client.ts');
-};
-
 describe('moving a thread during a merge', () => {
-  let restore: () => void;
-  let m: Modules;
-  beforeAll(async () => {
-    restore = applyStackEnv();
-    m = {
-      store: await import('#shared/data/conversation-store.ts'),
-      outbound: await import('#shared/data/outbound-store.ts'),
-      client: await import('#shared/data/client.ts'),
-    };
+  const modules = withStackModules(async () => ({
+    store: await import('#shared/data/conversation-store.ts'),
+    outbound: await import('#shared/data/outbound-store.ts'),
+    client: await import('#shared/data/client.ts'),
+  }));
+  let m: ReturnType<typeof modules>;
+  beforeAll(() => {
+    m = modules();
   });
-  afterAll(() => restore());
 
   /** A thread of `inbound` inbound messages and one outbound message already `sent`. */
   async function thread(inbound: number) {
