@@ -8,9 +8,9 @@
  *   after it;
  * - floor_sends_per_s: the DynamoDB part of a send alone, for comparison: the same data-module calls
  *   the API and the sender make for one templated SMS (customer and consent, latest approved version,
- *   the queued message; then the message, the send-time checks, the claim and `sent`), in a loop at the
- *   same concurrency against the same DynamoDB Local, with no HTTP, JWT, SQS or provider. What the
- *   emulator allows this design on this machine.
+ *   the queued message; then the message, the version (read once, then kept), the claim with its
+ *   checks and `sent`), in a loop at the same concurrency against the same DynamoDB Local, with no HTTP,
+ *   JWT, SQS or provider. What the emulator allows this design on this machine.
  *   tsx bench/outbound-run.ts <sends> <concurrency>
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -122,8 +122,8 @@ try {
 
   // The floor: the same DynamoDB calls, in this process, straight to the data module.
   const { getCustomerWithConsent } = await import('#shared/data/consent-store.ts');
-  const { latestApprovedVersion } = await import('#shared/data/template-store.ts');
-  const { appendOutboundMessage, getOutboundMessage, sendTimeState, claimForSending, recordSent } = await import('#shared/data/outbound-store.ts');
+  const { latestApprovedVersion, versionToSend } = await import('#shared/data/template-store.ts');
+  const { appendOutboundMessage, getOutboundMessage, claimForSending, recordSent } = await import('#shared/data/outbound-store.ts');
   const { customerIdOf } = await import('#shared/domain/ids.ts');
   const { newOutboundMessageId } = await import('#shared/outbound/send-message.ts');
   let floorNext = 0;
@@ -142,7 +142,7 @@ try {
           to: '+16285550001', sentBy: 'bench-agent', automated: true, templateId, templateVersion: version.version, contentHash: version.contentHash, variables: { first: `n${i}` },
         });
         const message = (await getOutboundMessage(conversationId, messageId))!;
-        await sendTimeState(message);
+        await versionToSend(templateId, message.templateVersion!, message.contentHash);
         if ((await claimForSending(message, now)) !== 'claimed') throw new Error('floor: claim refused');
         await recordSent(conversationId, messageId, { provider: 'twilio', providerMessageId: `SM${i}` }, now);
       }

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BatchGetCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { documentClient, getTableName } from '#shared/data/client.ts';
 import { DEFAULT_CONSENT, type ConsentStatus } from '#shared/data/consent-store.ts';
 import { appendMessage, getMessage, isConditionFailure, listThreadPage, type StoredMessage } from '#shared/data/conversation-store.ts';
@@ -88,45 +88,6 @@ export function asOutboundMessage(message: StoredMessage | undefined): OutboundM
   if (message?.direction !== 'outbound') return undefined;
   const stored = message as OutboundMessage;
   return { ...stored, statusRank: typeof stored.statusRank === 'number' ? stored.statusRank : deliveryStatusRank[stored.status] };
-}
-
-/** BatchGetItem may leave keys unprocessed under throttling; they are asked for again this many times. */
-const MAX_BATCH_GET_ROUNDS = 3;
-
-/**
- * What the sender checks again just before its claim, in one strongly consistent BatchGetItem: the
- * customer's consent on the message's channel, whether the customer was merged into another
- * (`mergedInto`: then the live customer's consent is the one that counts) and, for a templated message,
- * the template version it was rendered from (undefined when that version is gone).
- *
- * @example
- * ```ts
- * const { consent, version } = await sendTimeState(message);
- * ```
- */
-export async function sendTimeState(
-  message: Pick<OutboundMessage, 'customerId' | 'channel' | 'templateId' | 'templateVersion'>,
-): Promise<{ consent: ConsentStatus; version?: StoredTemplateVersion; mergedInto?: string }> {
-  const TableName = getTableName();
-  const consent = consentKey(message.customerId, message.channel);
-  const customer = customerKey(message.customerId);
-  const templated = message.templateId !== undefined && message.templateVersion !== undefined;
-  let keys: Record<string, unknown>[] = [consent, customer, ...(templated ? [templateVersionKey(message.templateId!, message.templateVersion!)] : [])];
-  const items: Record<string, unknown>[] = [];
-  for (let round = 1; keys.length > 0; round++) {
-    if (round > MAX_BATCH_GET_ROUNDS) throw new Error('Send-time checks were throttled');
-    const { Responses, UnprocessedKeys } = await documentClient.send(new BatchGetCommand({ RequestItems: { [TableName]: { Keys: keys, ConsistentRead: true } } }));
-    items.push(...(Responses?.[TableName] ?? []));
-    keys = (UnprocessedKeys?.[TableName]?.Keys ?? []) as Record<string, unknown>[];
-  }
-  const consentItem = items.find((item) => item[PK] === consent[PK] && item[SK] === consent[SK]);
-  const customerItem = items.find((item) => item[PK] === customer[PK] && item[SK] === customer[SK]);
-  const versionItem = items.find((item) => item[SK] !== consent[SK] && item[SK] !== customer[SK]);
-  return {
-    consent: (consentItem?.status as ConsentStatus | undefined) ?? DEFAULT_CONSENT,
-    ...(versionItem ? { version: toVersion(versionItem) } : {}),
-    ...(typeof customerItem?.mergedInto === 'string' ? { mergedInto: customerItem.mergedInto } : {}),
-  };
 }
 
 /**

@@ -245,6 +245,36 @@ export async function getTemplateVersion(templateId: string, version: number): P
   return Item ? toVersion(Item) : undefined;
 }
 
+/** Versions whose content the sender has read, by template, version and hash: see {@link versionToSend}. */
+const contentForSending = new Map<string, StoredTemplateVersion>();
+/** Enough for every template a busy deployment sends from; the oldest entry goes first. */
+const CONTENT_FOR_SENDING_ENTRIES = 256;
+
+/**
+ * The version a queued message was rendered from, for the sender to render it again: undefined when there
+ * is no such version, and a version carrying another hash as it is (the caller refuses it). A version's
+ * content never changes once written (an edit is a new version), so an approved version read once with
+ * the message's hash is kept in this process and not read again: a broadcast's thousands of sends cost no
+ * read each. Its `status` is as read then and may be stale: approval is checked where it counts, in the
+ * sender's claim transaction (`claimForSending`).
+ *
+ * @example
+ * ```ts
+ * const version = await versionToSend('tpl_…', 2, message.contentHash);
+ * ```
+ */
+export async function versionToSend(templateId: string, version: number, contentHash: string | undefined): Promise<StoredTemplateVersion | undefined> {
+  const key = `${templateId}#${version}#${contentHash ?? ''}`;
+  const kept = contentForSending.get(key);
+  if (kept) return kept;
+  const read = await getTemplateVersion(templateId, version);
+  if (read?.status === 'approved' && read.contentHash === contentHash) {
+    if (contentForSending.size >= CONTENT_FOR_SENDING_ENTRIES) contentForSending.delete(contentForSending.keys().next().value!);
+    contentForSending.set(key, read);
+  }
+  return read;
+}
+
 /**
  * The highest-numbered approved (and not revoked) version of a template, or undefined: a Query of the
  * template's versions newest first (consistent), stopping at the first approved one.

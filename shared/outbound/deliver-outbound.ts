@@ -9,13 +9,12 @@ import {
   markOutcomeUnknown,
   recordSent,
   releaseClaim,
-  sendTimeState,
   type OutboundMessage,
 } from '#shared/data/outbound-store.ts';
-import type { StoredTemplateVersion } from '#shared/data/template-store.ts';
+import { versionToSend, type StoredTemplateVersion } from '#shared/data/template-store.ts';
 import type { Channel } from '#shared/domain/message.ts';
 import type { RenderedContent } from '#shared/domain/template.ts';
-import { getCustomerWithConsent, setConsent } from '#shared/data/consent-store.ts';
+import { setConsent } from '#shared/data/consent-store.ts';
 import { findMessageFollowingMerge, writeFollowingMerge } from '#shared/ingest/follow-merge.ts';
 import { rootCustomer } from '#shared/ingest/resolve-customer.ts';
 import { logger } from '#shared/logger.ts';
@@ -92,14 +91,14 @@ export function backoffSeconds(attempt: number): number {
  *    {@link UNKNOWN_OUTCOME_SETTLE_SECONDS} of its claim ends `failed` (never sent twice), a chat
  *    message (deduplicated by its backend) is an unknown outcome, retried
  * 2. hold it while its `notBefore` (broadcast pacing) is in the future
- * 3. a templated message: the version must still be approved with the very hash the message was
- *    rendered from (a version revoked after queueing never reaches a provider); render it again
- * 4. consent again (an opt-out may have arrived since queueing), the live customer's when the message's
- *    customer was merged into another
- * 5. claim `queued` → `sending` (conditional: one claimant; in one transaction with the checks that the
- *    customer has not opted out of the channel and, for a template, that the version is still approved
- *    with that hash, so neither can change between the checks and the claim), call the provider,
- *    record the outcome:
+ * 3. a templated message: render it again from the version with the very hash the message was
+ *    rendered from (read once per process: a version's content never changes)
+ * 4. claim `queued` → `sending`, conditional (one claimant) and in one transaction with the send-time
+ *    checks, so none can change between check and claim: consent again (an opt-out may have arrived
+ *    since queueing; the live customer's too when the message's customer was merged into another) and,
+ *    for a template, the version still approved with that hash (a version revoked after queueing never
+ *    reaches a provider)
+ * 5. call the provider, record the outcome:
  *    `sent`; `failed` with the provider's reason (never retried); back to `queued` to retry later when
  *    the provider answered "not now"; or, when its answer never came (the outcome is unknown), left
  *    `sending` for the retry, which comes {@link UNKNOWN_OUTCOME_SETTLE_SECONDS} later at the earliest
@@ -180,15 +179,10 @@ async function deliver(job: DeliverJob, deps: DeliverDeps, reruns: number): Prom
   };
 
   if (!message.to) return fail('no_address');
-  const state = await sendTimeState(message);
-  const content = contentToSend(message, state.version);
+  const templated = message.templateId !== undefined && message.templateVersion !== undefined;
+  const version = templated ? await versionToSend(message.templateId!, message.templateVersion!, message.contentHash) : undefined;
+  const content = contentToSend(message, version);
   if (typeof content === 'string') return fail(content);
-  // The message's customer's consent, and when that customer was merged into another (its thread may not
-  // have moved yet) the live customer's too: an opt-out from any of its identities is recorded there now,
-  // while the merge copies the absorbed customer's opt-outs only as it ends.
-  if (state.consent === 'opted_out') return fail('opted_out');
-  const consentOf = state.mergedInto === undefined ? message.customerId : await rootCustomer(message.customerId);
-  if (consentOf !== message.customerId && (await getCustomerWithConsent(consentOf, message.channel)).consent === 'opted_out') return fail('opted_out');
 
   // The channel's settings are resolved before the claim. A channel that is not configured at all (a
   // deployment left its parameters empty) fails the message at once, logged as an error: held, it would
@@ -204,7 +198,21 @@ async function deliver(job: DeliverJob, deps: DeliverDeps, reruns: number): Prom
   }
   const delivery = await deliveryFor(message, content);
 
-  const claim = await claimForSending(message, deps.now().toISOString(), consentOf);
+  // The claim is the one check of consent and approval (in its transaction, so neither can change
+  // between check and claim): the customer has not opted out of the channel, and for a template the
+  // version is still approved with the message's hash. A customer merged into another (its thread may
+  // not have moved yet) is claimed for again with the live customer's consent counting too: an opt-out
+  // from any of its identities is recorded there now, while the merge copies the absorbed customer's
+  // opt-outs only as it ends.
+  let consentOf = message.customerId;
+  let claim = await claimForSending(message, deps.now().toISOString(), consentOf);
+  if (claim === 'customer_merged') {
+    const live = await rootCustomer(message.customerId);
+    if (live !== consentOf) {
+      consentOf = live;
+      claim = await claimForSending(message, deps.now().toISOString(), consentOf);
+    }
+  }
   /** This try's number: the claim just counted it. */
   const attempt = (message.sendAttempts ?? 0) + 1;
   if (claim === 'taken') {
@@ -213,7 +221,7 @@ async function deliver(job: DeliverJob, deps: DeliverDeps, reruns: number): Prom
     return moved && moved.conversationId !== conversationId ? again({ conversationId: moved.conversationId, messageId }) : { result: 'skipped' };
   }
   if (claim === 'template_not_approved' || claim === 'opted_out') return fail(claim);
-  // Merged since the checks: decide again, with the survivor's consent.
+  // Merged again meanwhile: decide again.
   if (claim === 'customer_merged') return again(job);
   let result: DeliveryResult;
   try {
@@ -287,9 +295,9 @@ async function persistently<T>(write: () => Promise<T>): Promise<T> {
 }
 
 /**
- * The text to send, or why not: a templated message is rendered again from its version (as read just
- * now), which must be approved and carry the hash the message was queued with; an agent's message goes
- * as written.
+ * The text to send, or why not: a templated message is rendered again from its version, which must carry
+ * the hash the message was queued with and have been approved when read (the claim checks that it still
+ * is); an agent's message goes as written.
  */
 function contentToSend(message: OutboundMessage, version: StoredTemplateVersion | undefined): RenderedContent | string {
   if (message.templateId === undefined || message.templateVersion === undefined) {
