@@ -26,7 +26,7 @@ const EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>
  *    (its stored `createdAt`, which a retried delivery reads back), so a STOP that Twilio retries after
  *    the customer's START changes nothing, while a retry of one whose first attempt stopped before the
  *    consent write still applies it.
- * 3. HELP is answered with `SMS_HELP_TEXT` in the TwiML, but only when Twilio did not handle the keyword
+ * 3. HELP or INFO is answered with `SMS_HELP_TEXT` in the TwiML, but only when Twilio did not handle the keyword
  *    itself: a webhook carrying `OptOutType` means Twilio's opt-out management already replied. The
  *    reply is recorded in the thread as an automated outbound message (operator-configured text).
  *

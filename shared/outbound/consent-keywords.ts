@@ -6,7 +6,8 @@
 /** Twilio's default opt-out list, which since 2025 also has REVOKE and OPTOUT (FCC revocation rules). */
 export const OPT_OUT_KEYWORDS = ['STOP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUIT', 'REVOKE', 'OPTOUT'] as const;
 export const OPT_IN_KEYWORDS = ['START', 'YES', 'UNSTOP'] as const;
-export const HELP_KEYWORDS = ['HELP'] as const;
+/** HELP and INFO: the help keywords of the CTIA guidelines, both answered by Twilio's own keyword handling too. */
+export const HELP_KEYWORDS = ['HELP', 'INFO'] as const;
 
 /** Twilio's `OptOutType` webhook parameter: set when Twilio's own opt-out handling recognised the message. */
 export type TwilioOptOutType = 'STOP' | 'START' | 'HELP';

@@ -6,6 +6,10 @@
 declare module 'busboy/lib/utils.js' {
   export type ContentType = { type: string; subtype: string; params: Record<string, string> };
   export function parseContentType(value: string): ContentType | undefined;
+  /** A string decoder busboy uses for a charset (undefined for one it does not know). */
+  export type Decoder = (data: Buffer | string, hint: number) => string | undefined;
+  export function getDecoder(charset: string): Decoder | undefined;
+  export function parseDisposition(value: string, defDecoder: Decoder | undefined): { type: string; params: Record<string, string> } | undefined;
 }
 
 declare module 'busboy/lib/types/multipart.js' {

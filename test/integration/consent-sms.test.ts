@@ -137,13 +137,13 @@ describe('SMS consent keywords and the consent ledger', () => {
     await delivered(messageId);
   });
 
-  it('answers HELP with the help text in TwiML (XML-escaped), stores it, and changes no consent', async () => {
+  it.each(['help', 'INFO'])('answers %j with the help text in TwiML (XML-escaped), stores it, and changes no consent', async (keyword) => {
     // Prepare
     const phone = freshPhone();
     const helpText = stackEnv().SMS_HELP_TEXT!;
     const escaped = helpText.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
     // Act
-    const res = await sms(phone, 'help');
+    const res = await sms(phone, keyword);
     // Assess
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toContain('text/xml');
@@ -152,7 +152,7 @@ describe('SMS consent keywords and the consent ledger', () => {
     // The automated reply is in the thread too, marked as automation, once even if Twilio retries.
     const thread = await allMessages(conversationId);
     expect(thread.map((m) => [m.direction, m.body])).toEqual([
-      ['inbound', 'help'],
+      ['inbound', keyword],
       ['outbound', helpText],
     ]);
     expect(thread[1]).toMatchObject({ automated: true, status: 'sent', channel: 'sms' });

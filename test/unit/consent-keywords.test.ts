@@ -13,11 +13,11 @@ describe('SMS consent keywords', () => {
     expect(classifySmsKeyword({ body })).toEqual({ kind: 'opt_in', source: 'sms:keyword', reply: false });
   });
 
-  it('answers HELP itself when Twilio did not', () => {
-    expect(classifySmsKeyword({ body: ' help ' })).toEqual({ kind: 'help', source: 'sms:keyword', reply: true });
+  it.each([' help ', 'HELP', 'info', 'Info\n'])('answers %j (HELP or INFO) itself when Twilio did not', (body) => {
+    expect(classifySmsKeyword({ body })).toEqual({ kind: 'help', source: 'sms:keyword', reply: true });
   });
 
-  it.each(['stop please', 'STOP!', 'please stop', 'S T O P', 'stopp', '', '   ', 'yes I will be there', 'ſtop', 'HELP me', 'info'])(
+  it.each(['stop please', 'STOP!', 'please stop', 'S T O P', 'stopp', '', '   ', 'yes I will be there', 'ſtop', 'HELP me', 'more info', 'infos'])(
     '%j is an ordinary message for an agent',
     (body) => {
       expect(classifySmsKeyword({ body })).toBeUndefined();

@@ -73,14 +73,20 @@ type RawFile = { field: string; filename: string | undefined; mimeType: string; 
 
 /** SendGrid's attachment parts: `attachment1` … `attachmentN`. */
 const ATTACHMENT_PART = /^attachment\d+$/;
-type RawForm = { fields: Map<string, Buffer>; files: RawFile[] };
+type RawForm = {
+  fields: Map<string, Buffer>;
+  files: RawFile[];
+  /** The charset a part's own Content-Type declares, by part name (the first part of a name). */
+  partCharsets: Map<string, string>;
+};
 
 /**
  * Parses a SendGrid Inbound Parse POST (default mode, not raw): `multipart/form-data` with the fields
  * `from`, `to`, `cc`, `subject`, `text`, `html`, `headers`, `charsets`, `attachment-info`, the verdicts
  * `SPF`, `dkim` and `envelope` (read by {@link senderAuthentication}; unreadable ones mean "not verified",
- * never an error) and the files `attachment1..N`. Text fields are decoded with the charset SendGrid names for them in `charsets`
- * (utf-8 when it names none or one this runtime does not know).
+ * never an error) and the files `attachment1..N`. Text fields are decoded with the charset SendGrid names
+ * for them in `charsets`, else the one their part's Content-Type declares (utf-8 when neither names one
+ * this runtime knows).
  *
  * Throws {@link UnsupportedMediaTypeError} when the body is not multipart/form-data,
  * {@link PayloadTooLargeError} when a limit is hit, and {@link ValidationError} when the multipart is
@@ -107,7 +113,7 @@ export async function parseInboundParse(
     const bytes = form.fields.get(name);
     if (bytes === undefined) return undefined;
     const charset = charsets?.[name];
-    return decodeText(bytes, typeof charset === 'string' ? charset : undefined);
+    return decodeText(bytes, typeof charset === 'string' ? charset : form.partCharsets.get(name));
   };
 
   const fromField = field('from');
@@ -154,14 +160,73 @@ function withoutEpilogue(body: Buffer, boundary: string | undefined): Buffer {
   return body;
 }
 
+const CRLF = Buffer.from('\r\n', 'latin1');
+const HEADERS_END = Buffer.from('\r\n\r\n', 'latin1');
+/** busboy's limit on the header block of one part (its MAX_HEADER_SIZE). */
+const MAX_PART_HEADER_BYTES = 16 * 1024;
+/** A `charset` parameter in a part header: `;`, optional whitespace, the name, optional whitespace, `=`. */
+const CHARSET_PARAMETER = /(;[ \t]*)charset([ \t]*=)/gi;
+
+/**
+ * A copy of the body in which no part header declares a charset any more (`charset=` becomes
+ * `xharset=`, an unknown parameter of the same length: nothing else moves), and the charsets the
+ * parts' Content-Types declared, by part name. busboy decodes a part that is not a file with its declared
+ * charset, else with the default (latin1, byte for byte); a declared one could not be undone: an inline
+ * attachment with a charset (`text/calendar; charset=utf-8`, no filename) came back altered, and with a
+ * charset busboy does not decode, empty. Without it every such part comes back as the bytes posted.
+ * The parts are found as busboy finds them: after each delimiter (`--<boundary>` at the start of a line)
+ * followed by CRLF, up to the blank line that ends the headers.
+ */
+function withoutPartCharsets(body: Buffer, boundary: string | undefined): { body: Buffer; partCharsets: Map<string, string> } {
+  const partCharsets = new Map<string, string>();
+  if (!boundary) return { body, partCharsets };
+  const delimiter = Buffer.from(`\r\n--${boundary}`, 'latin1');
+  let copy: Buffer | undefined;
+  // The first delimiter may open the body itself (busboy reads it as if a CRLF came first).
+  let at = body.subarray(0, delimiter.length - 2).equals(delimiter.subarray(2)) ? -2 : body.indexOf(delimiter);
+  while (at !== -1 && at < body.length) {
+    const headersStart = at + delimiter.length + 2;
+    if (!body.subarray(headersStart - 2, headersStart).equals(CRLF)) break;
+    // busboy refuses a part whose headers are longer (a malformed body): no need to look further.
+    const found = body.subarray(headersStart, headersStart + MAX_PART_HEADER_BYTES + HEADERS_END.length).indexOf(HEADERS_END);
+    if (found === -1) break;
+    const headersEnd = headersStart + found;
+    const headers = body.toString('latin1', headersStart, headersEnd);
+    const partHeaders = unfoldedHeaders(headers);
+    const name = partHeaders.get('content-disposition');
+    const type = partHeaders.get('content-type');
+    const partName = name === undefined ? undefined : busboyUtils.parseDisposition(name, busboyUtils.getDecoder('utf8'))?.params.name;
+    const charset = type === undefined ? undefined : busboyUtils.parseContentType(type)?.params.charset;
+    if (partName !== undefined && charset !== undefined && !partCharsets.has(partName)) partCharsets.set(partName, charset);
+    const rewritten = headers.replace(CHARSET_PARAMETER, '$1xharset$2');
+    if (rewritten !== headers) {
+      copy ??= Buffer.from(body);
+      copy.write(rewritten, headersStart, 'latin1');
+    }
+    at = body.indexOf(delimiter, headersEnd);
+  }
+  return { body: copy ?? body, partCharsets };
+}
+
+/** A part's header lines by lower-cased name, folded lines joined; the first of a name wins, as in busboy. */
+function unfoldedHeaders(block: string): Map<string, string> {
+  const headers = new Map<string, string>();
+  for (const line of block.split(/\r\n(?![ \t])/)) {
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    const name = line.slice(0, colon).trim().toLowerCase();
+    if (!headers.has(name)) headers.set(name, line.slice(colon + 1).replace(/\r\n[ \t]+/g, ' ').trim());
+  }
+  return headers;
+}
+
 /**
  * Streams the body through busboy's multipart parser, used directly: busboy's entry point would also
  * bundle its urlencoded parser, which this route never needs. It is configured as that entry point
  * configures it. Field values come back as the bytes that were posted (busboy decodes them as latin1,
- * which maps bytes one to one), because the charset to apply is only known once the `charsets` field,
- * which may come last, has been read. (A part that declared its own charset in a
- * part Content-Type would be decoded by busboy first; SendGrid sends none, its parts carry only a
- * Content-Disposition.)
+ * which maps bytes one to one; part headers are rid of their charsets first, see
+ * {@link withoutPartCharsets}), because the charset to apply is only known once the `charsets` field,
+ * which may come last, has been read.
  */
 function readMultipart(body: Buffer, contentType: string, limits: InboundParseLimits): Promise<RawForm> {
   return new Promise<RawForm>((resolve, reject) => {
@@ -235,12 +300,13 @@ function readMultipart(body: Buffer, contentType: string, limits: InboundParseLi
     parser.on('fieldsLimit', tooLarge('fields'));
     parser.on('filesLimit', tooLarge('attachments'));
     parser.on('error', (cause: unknown) => fail(new ValidationError('Malformed multipart body', { cause })));
+    const posted = withoutPartCharsets(withoutEpilogue(body, conType?.params.boundary), conType?.params.boundary);
     parser.on('close', () => {
       if (settled) return;
       settled = true;
-      resolve({ fields, files });
+      resolve({ fields, files, partCharsets: posted.partCharsets });
     });
-    parser.end(withoutEpilogue(body, conType?.params.boundary));
+    parser.end(posted.body);
   });
 }
 

@@ -254,6 +254,52 @@ describe('parseInboundParse', () => {
     await expect(parsing).rejects.toBeInstanceOf(PayloadTooLargeError);
   });
 
+  it.each([
+    ['utf-8, with bytes that are not utf-8', 'image/png; charset=utf-8', Buffer.from('89504e47ff00fec3', 'hex')],
+    ['utf-8 text', 'text/calendar; charset="UTF-8"', Buffer.from('BEGIN:VCALENDAR\r\nSUMMARY:Rückruf – 10:00\r\nEND:VCALENDAR', 'utf8')],
+    ['one busboy does not decode', 'text/plain; charset=koi8-r', Buffer.from('f0d2c9d7c5d4', 'hex')],
+    ['utf-16 with an odd byte count', 'text/plain;charset=utf-16le', Buffer.from('480069000a', 'hex')],
+  ])('keeps the bytes of a filename-less attachment part whose Content-Type declares a charset (%s)', async (_case, contentType, content) => {
+    // Prepare: an inline part with only a Content-ID, its own charset in its part header
+    const { body, contentType: formType } = buildMultipart({
+      fields: sampleEmail({ attachments: '1', 'attachment-info': JSON.stringify({ attachment1: { 'content-id': 'ii_1' } }) }),
+      files: [{ field: 'attachment1', filename: undefined, contentType, content }],
+    });
+
+    // Act
+    const email = await parseInboundParse(body, formType);
+
+    // Assess: the part as posted, byte for byte
+    expect(email.attachments).toHaveLength(1);
+    expect(email.attachments[0]?.content.toString('hex')).toBe(content.toString('hex'));
+    expect(email.attachments[0]?.size).toBe(content.length);
+  });
+
+  it('decodes a text field with the charset its own part header declares when charsets names none, and with charsets when it does', async () => {
+    // Prepare: `text` in latin1 declared on its part; `subject` in latin1 declared on its part but named utf-8 by charsets
+    const boundary = 'xYzZY';
+    const part = (name: string, type: string, value: Buffer) =>
+      Buffer.concat([Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\nContent-Type: ${type}\r\n\r\n`, 'latin1'), value, Buffer.from('\r\n')]);
+    const plain = Object.entries(sampleEmail({ charsets: JSON.stringify({ subject: 'utf-8' }) }))
+      .filter(([name]) => name !== 'text' && name !== 'subject')
+      .map(([name, value]) =>
+      Buffer.concat([Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n`), Buffer.from(value), Buffer.from('\r\n')]),
+    );
+    const body = Buffer.concat([
+      ...plain,
+      part('text', 'text/plain; charset=iso-8859-1', Buffer.from('Grüße, José', 'latin1')),
+      part('subject', 'text/plain; Charset=ISO-8859-1', Buffer.from('Zahlung für März', 'utf8')),
+      Buffer.from(`--${boundary}--\r\n`),
+    ]);
+
+    // Act
+    const email = await parseInboundParse(body, `multipart/form-data; boundary=${boundary}`);
+
+    // Assess
+    expect(email.text).toBe('Grüße, José');
+    expect(email.subject).toBe('Zahlung für März');
+  });
+
   it('keeps an attachment part that has no filename (an inline image with only a Content-ID), small or over the text-field cap', async () => {
     // Prepare: two images SendGrid posts without a filename, one past the 2 MiB a text field may take
     const small = Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex');
