@@ -247,7 +247,7 @@ export async function getTemplateVersion(templateId: string, version: number): P
 
 /** Versions whose content the sender has read, by template, version and hash: see {@link versionToSend}. */
 const contentForSending = new Map<string, StoredTemplateVersion>();
-/** Enough for every template a busy deployment sends from; the oldest entry goes first. */
+/** Enough for every template a busy deployment sends from; the least recently used goes first. */
 const CONTENT_FOR_SENDING_ENTRIES = 256;
 
 /**
@@ -264,9 +264,14 @@ const CONTENT_FOR_SENDING_ENTRIES = 256;
  * ```
  */
 export async function versionToSend(templateId: string, version: number, contentHash: string | undefined): Promise<StoredTemplateVersion | undefined> {
-  const key = `${templateId}#${version}#${contentHash ?? ''}`;
+  const key = `${getTableName()}#${templateId}#${version}#${contentHash ?? ''}`;
   const kept = contentForSending.get(key);
-  if (kept) return kept;
+  if (kept) {
+    // Most recently used last: the oldest entry is the least recently used.
+    contentForSending.delete(key);
+    contentForSending.set(key, kept);
+    return kept;
+  }
   const read = await getTemplateVersion(templateId, version);
   if (read?.status === 'approved' && read.contentHash === contentHash) {
     if (contentForSending.size >= CONTENT_FOR_SENDING_ENTRIES) contentForSending.delete(contentForSending.keys().next().value!);

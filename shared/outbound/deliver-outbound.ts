@@ -92,7 +92,8 @@ export function backoffSeconds(attempt: number): number {
  *    message (deduplicated by its backend) is an unknown outcome, retried
  * 2. hold it while its `notBefore` (broadcast pacing) is in the future
  * 3. a templated message: render it again from the version with the very hash the message was
- *    rendered from (read once per process: a version's content never changes)
+ *    rendered from (read once per process: a version's content never changes); a message that does not
+ *    render, or whose channel is not set up at all, fails once claimed (the claim's reasons come first)
  * 4. claim `queued` → `sending`, conditional (one claimant) and in one transaction with the send-time
  *    checks, so none can change between check and claim: consent again (an opt-out may have arrived
  *    since queueing; the live customer's too when the message's customer was merged into another) and,
@@ -179,24 +180,22 @@ async function deliver(job: DeliverJob, deps: DeliverDeps, reruns: number): Prom
   };
 
   if (!message.to) return fail('no_address');
+  // Read before the claim (a store fault here leaves nothing claimed), refused only after it: the
+  // claim's reasons (opted out, version not approved) come first, whatever this process has kept.
   const templated = message.templateId !== undefined && message.templateVersion !== undefined;
   const version = templated ? await versionToSend(message.templateId!, message.templateVersion!, message.contentHash) : undefined;
   const content = contentToSend(message, version);
-  if (typeof content === 'string') return fail(content);
-
-  // The channel's settings are resolved before the claim. A channel that is not configured at all (a
+  // The channel's settings are resolved before the claim too. A channel that is not configured at all (a
   // deployment left its parameters empty) fails the message at once, logged as an error: held, it would
-  // hold every later message of the conversation (one FIFO group) until the DLQ. Its secret is read by
-  // the adapter on its first call, after the claim: a secret that cannot be had is a settings fault.
-  let sender: ChannelSender;
+  // hold every later message of the conversation (one FIFO group) until the DLQ. Its secrets are read
+  // after the claim (the adapter's on its first call): a secret that cannot be had is a settings fault.
+  let sender: ChannelSender | undefined;
   try {
     sender = deps.senderFor(message.channel);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     logger.error('outbound channel not configured', { ...log, channel: message.channel, error: { name: err.name, message: err.message } });
-    return fail('channel_not_configured');
   }
-  const delivery = await deliveryFor(message, content);
 
   // The claim is the one check of consent and approval (in its transaction, so neither can change
   // between check and claim): the customer has not opted out of the channel, and for a template the
@@ -223,10 +222,25 @@ async function deliver(job: DeliverJob, deps: DeliverDeps, reruns: number): Prom
   if (claim === 'template_not_approved' || claim === 'opted_out') return fail(claim);
   // Merged again meanwhile: decide again.
   if (claim === 'customer_merged') return again(job);
+  // Claimed: what stops this message now is its own (it does not render, its channel is not set up).
+  if (typeof content === 'string') return fail(content);
+  if (!sender) return fail('channel_not_configured');
   let result: DeliveryResult;
+  /** Whether the provider was called: until then, nothing can have gone out. */
+  let calling = false;
   try {
+    // The unsubscribe link's secret is read here: unreadable, it is a settings fault like the adapter's.
+    const delivery = await deliveryFor(message, content);
+    calling = true;
     result = await sender.send(delivery);
   } catch (err) {
+    if (!calling && !(err instanceof ConfigError)) {
+      // A fault before the call (the secret store unreachable): the claim is given back, as it was, and
+      // the job retried.
+      const undo = retryAfterUnknown ? markOutcomeUnknown : releaseClaim;
+      await writeFollowingMerge(message, (at) => undo(at, messageId, deps.now().toISOString()), (applied) => applied);
+      throw err;
+    }
     if (err instanceof PermanentDeliveryError) {
       // The provider knows of an opt-out the ledger missed (a STOP whose webhook never reached us): recorded
       // now, so the next send to the channel is refused (409) before anything is queued.

@@ -309,7 +309,58 @@ describe('deliverOutbound', () => {
     };
     expect(await modules.deliverOutbound(job, deps)).toEqual({ result: 'failed' });
     expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'failed', failureReason: 'channel_not_configured' });
-    expect((await messageIn(job.conversationId, job.messageId))?.sendAttempts ?? 0).toBe(0);
+  });
+
+  it('gives the send-time checks’ reason first: a message to a customer who opted out since fails opted_out, even on a channel that is not configured', async () => {
+    const { ConfigError } = await import('#shared/errors.ts');
+    const { customer, job } = await heldMessage();
+    await modules.setConsent({ customerId: customer.customerId, channel: 'sms', status: 'opted_out', source: 'sms:STOP', actor: 'customer', now: new Date().toISOString() });
+    const deps: DeliverDeps = {
+      senderFor: () => {
+        throw new ConfigError('No sms provider configured: missing TWILIO_FROM_NUMBER (and LOCAL_OUTBOX is not 1)');
+      },
+      now: () => new Date(Date.now() + 2 * HOUR),
+    };
+    expect(await modules.deliverOutbound(job, deps)).toEqual({ result: 'failed' });
+    expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'failed', failureReason: 'opted_out' });
+  });
+
+  describe('an email whose unsubscribe link cannot be signed (its secret cannot be had)', () => {
+    const saved = { secret: process.env.UNSUBSCRIBE_SIGNING_SECRET, arn: process.env.UNSUBSCRIBE_SIGNING_SECRET_SECRET_ARN, endpoint: process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER };
+    afterAll(() => {
+      for (const [name, value] of [['UNSUBSCRIBE_SIGNING_SECRET', saved.secret], ['UNSUBSCRIBE_SIGNING_SECRET_SECRET_ARN', saved.arn], ['AWS_ENDPOINT_URL_SECRETS_MANAGER', saved.endpoint]] as const) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    });
+    const emailJob = async () => (await heldMessage({ channel: 'email', subject: 'Ticket 42', body: 'Your ticket is resolved.' })).job;
+
+    it('is a settings fault: retried, then failed saying so, and the provider is never called', async () => {
+      const { job } = { job: await emailJob() };
+      delete process.env.UNSUBSCRIBE_SIGNING_SECRET;
+      delete process.env.UNSUBSCRIBE_SIGNING_SECRET_SECRET_ARN;
+      const { calls, sender } = fakeSender();
+      for (let i = 0; i < 4; i++) expect(await modules.deliverOutbound(job, depsWith(sender))).toMatchObject({ result: 'later', why: 'transient' });
+      expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'queued', sendAttempts: 4 });
+      expect(await modules.deliverOutbound(job, depsWith(sender))).toEqual({ result: 'failed' });
+      expect(calls).toHaveLength(0);
+      expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'failed', failureReason: 'settings:secret_unavailable' });
+    });
+
+    it('gives the claim back when the secret store cannot be reached, so the retried job sends it once it can', async () => {
+      const job = await emailJob();
+      delete process.env.UNSUBSCRIBE_SIGNING_SECRET;
+      process.env.UNSUBSCRIBE_SIGNING_SECRET_SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:unsubscribe-AbCdEf';
+      process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER = 'http://127.0.0.1:1';
+      const { calls, sender } = fakeSender();
+      await expect(modules.deliverOutbound(job, depsWith(sender))).rejects.toThrow();
+      expect(calls).toHaveLength(0);
+      expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'queued' });
+      process.env.UNSUBSCRIBE_SIGNING_SECRET = saved.secret ?? 'restored-secret';
+      expect(await modules.deliverOutbound(job, depsWith(sender))).toEqual({ result: 'sent' });
+      expect(calls).toHaveLength(1);
+      expect(calls[0]!.unsubscribeUrl).toMatch(/\/unsubscribe\//);
+    });
   });
 
   it('sends once the key is fixed within those tries', async () => {
@@ -354,6 +405,28 @@ describe('deliverOutbound', () => {
     expect(await modules.deliverOutbound(revoked.job, depsWith(sender))).toEqual({ result: 'failed' });
     expect(calls).toHaveLength(1);
     expect(await messageIn(revoked.job.conversationId, revoked.job.messageId)).toMatchObject({ status: 'failed', failureReason: 'template_not_approved' });
+  });
+
+  it.each([
+    ['kept from an earlier send', true],
+    ['never read before', false],
+  ])('fails a message whose version was revoked and whose customer opted out with opted_out, the version %s', async (_case, readBefore) => {
+    // Prepare: one customer, two messages of one template; the first sent (or not), then the customer
+    // opts out and the version is revoked
+    const template = await approvedTemplate();
+    const first = await heldMessage({ body: undefined, templateId: template.templateId, variables: { name: 'Flo' } });
+    const customer = first.customer;
+    const second = await modules.sendMessage({ conversationId: customer.conversationId, channel: 'sms', sentBy: 'agent-under-test', templateId: template.templateId, variables: { name: 'Gus' }, notBefore: new Date(Date.now() + HOUR).toISOString() });
+    const { calls, sender } = fakeSender();
+    if (readBefore) expect(await modules.deliverOutbound(first.job, depsWith(sender))).toEqual({ result: 'sent' });
+    await modules.setConsent({ customerId: customer.customerId, channel: 'sms', status: 'opted_out', source: 'sms:STOP', actor: 'customer', now: new Date().toISOString() });
+    await jsonOf(await call('POST', `/templates/${template.templateId}/versions/1/revoke`, template.approver, { reason: 'Recalled' }), 200);
+    // Act
+    const outcome = await modules.deliverOutbound({ messageId: second.messageId, conversationId: second.conversationId }, depsWith(sender));
+    // Assess: the same reason either way, and nothing more reached the provider
+    expect(outcome).toEqual({ result: 'failed' });
+    expect(calls).toHaveLength(readBefore ? 1 : 0);
+    expect(await messageIn(second.conversationId, second.messageId)).toMatchObject({ status: 'failed', failureReason: 'opted_out' });
   });
 });
 

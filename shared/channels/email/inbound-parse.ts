@@ -164,46 +164,63 @@ const CRLF = Buffer.from('\r\n', 'latin1');
 const HEADERS_END = Buffer.from('\r\n\r\n', 'latin1');
 /** busboy's limit on the header block of one part (its MAX_HEADER_SIZE). */
 const MAX_PART_HEADER_BYTES = 16 * 1024;
-/** A `charset` parameter in a part header: `;`, optional whitespace, the name, optional whitespace, `=`. */
-const CHARSET_PARAMETER = /(;[ \t]*)charset([ \t]*=)/gi;
+/**
+ * A Content-Type header line of a part (with its folded continuation lines): the only header whose
+ * `charset` busboy reads.
+ */
+const CONTENT_TYPE_LINE = /(^|\r\n)(content-type[ \t]*:)((?:[^\r]|\r(?!\n)|\r\n(?=[ \t]))*)/gi;
+/** Its `charset` parameter: `;`, optional (folded) whitespace, the name, optional whitespace, `=`. */
+const CHARSET_PARAMETER = /(;(?:\r\n)?[ \t]*)charset((?:\r\n)?[ \t]*=)/gi;
 
 /**
- * A copy of the body in which no part header declares a charset any more (`charset=` becomes
- * `xharset=`, an unknown parameter of the same length: nothing else moves), and the charsets the
- * parts' Content-Types declared, by part name. busboy decodes a part that is not a file with its declared
- * charset, else with the default (latin1, byte for byte); a declared one could not be undone: an inline
- * attachment with a charset (`text/calendar; charset=utf-8`, no filename) came back altered, and with a
- * charset busboy does not decode, empty. Without it every such part comes back as the bytes posted.
- * The parts are found as busboy finds them: after each delimiter (`--<boundary>` at the start of a line)
- * followed by CRLF, up to the blank line that ends the headers.
+ * A copy of the body in which no part's Content-Type declares a charset any more (`charset=` becomes
+ * `xharset=`, an unknown parameter of the same length: nothing else moves), and the charset each part's
+ * Content-Type declared, by part name (the first part of a name, as busboy keeps it). busboy decodes a
+ * part that is not a file with its declared charset, else with the default (latin1, byte for byte); a
+ * declared one could not be undone: an inline attachment with a charset (`text/calendar; charset=utf-8`,
+ * no filename) came back altered, and with a charset busboy does not decode, empty. Without it every
+ * such part comes back as the bytes posted.
+ *
+ * The parts are found as busboy finds them: a delimiter (`--<boundary>` at the start of a line, sought
+ * from where the previous part's content starts) followed by CRLF opens a part's headers, up to the
+ * blank line that ends them; a delimiter followed by anything else is not one, and the search goes on.
  */
 function withoutPartCharsets(body: Buffer, boundary: string | undefined): { body: Buffer; partCharsets: Map<string, string> } {
   const partCharsets = new Map<string, string>();
   if (!boundary) return { body, partCharsets };
   const delimiter = Buffer.from(`\r\n--${boundary}`, 'latin1');
+  const named = new Set<string>();
   let copy: Buffer | undefined;
   // The first delimiter may open the body itself (busboy reads it as if a CRLF came first).
   let at = body.subarray(0, delimiter.length - 2).equals(delimiter.subarray(2)) ? -2 : body.indexOf(delimiter);
-  while (at !== -1 && at < body.length) {
+  while (at !== -1) {
     const headersStart = at + delimiter.length + 2;
-    if (!body.subarray(headersStart - 2, headersStart).equals(CRLF)) break;
+    if (!body.subarray(headersStart - 2, headersStart).equals(CRLF)) {
+      at = body.indexOf(delimiter, at + delimiter.length);
+      continue;
+    }
     // busboy refuses a part whose headers are longer (a malformed body): no need to look further.
     const found = body.subarray(headersStart, headersStart + MAX_PART_HEADER_BYTES + HEADERS_END.length).indexOf(HEADERS_END);
     if (found === -1) break;
     const headersEnd = headersStart + found;
     const headers = body.toString('latin1', headersStart, headersEnd);
     const partHeaders = unfoldedHeaders(headers);
-    const name = partHeaders.get('content-disposition');
+    const disposition = partHeaders.get('content-disposition');
     const type = partHeaders.get('content-type');
-    const partName = name === undefined ? undefined : busboyUtils.parseDisposition(name, busboyUtils.getDecoder('utf8'))?.params.name;
-    const charset = type === undefined ? undefined : busboyUtils.parseContentType(type)?.params.charset;
-    if (partName !== undefined && charset !== undefined && !partCharsets.has(partName)) partCharsets.set(partName, charset);
-    const rewritten = headers.replace(CHARSET_PARAMETER, '$1xharset$2');
+    const parsed = disposition === undefined ? undefined : busboyUtils.parseDisposition(disposition, busboyUtils.getDecoder('utf8'));
+    // busboy skips a part that is not `form-data` with a name.
+    const partName = parsed?.type === 'form-data' ? parsed.params.name : undefined;
+    if (partName !== undefined && !named.has(partName)) {
+      named.add(partName);
+      const charset = type === undefined ? undefined : busboyUtils.parseContentType(type)?.params.charset;
+      if (charset !== undefined) partCharsets.set(partName, charset);
+    }
+    const rewritten = headers.replace(CONTENT_TYPE_LINE, (_line, lead: string, name: string, value: string) => `${lead}${name}${value.replace(CHARSET_PARAMETER, '$1xharset$2')}`);
     if (rewritten !== headers) {
       copy ??= Buffer.from(body);
       copy.write(rewritten, headersStart, 'latin1');
     }
-    at = body.indexOf(delimiter, headersEnd);
+    at = body.indexOf(delimiter, headersEnd + HEADERS_END.length);
   }
   return { body: copy ?? body, partCharsets };
 }

@@ -2,7 +2,7 @@ import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import * as z from 'zod/mini';
 import { getSecretSetting } from '#shared/config.ts';
-import { SignatureError, ValidationError } from '#shared/errors.ts';
+import { ConfigError, SignatureError, ValidationError } from '#shared/errors.ts';
 import { header, rawBody } from '#shared/http/request.ts';
 
 /**
@@ -30,9 +30,14 @@ let cachedKey: { source: string; key: KeyObject } | undefined;
 async function verificationKey(): Promise<KeyObject> {
   const source = (await getSecretSetting('SENDGRID_EVENT_PUBLIC_KEY')).trim();
   if (cachedKey?.source === source) return cachedKey.key;
-  const key = source.startsWith('-----BEGIN')
-    ? createPublicKey(source)
-    : createPublicKey({ key: Buffer.from(source, 'base64'), format: 'der', type: 'spki' });
+  let key: KeyObject;
+  try {
+    key = source.startsWith('-----BEGIN') ? createPublicKey(source) : createPublicKey({ key: Buffer.from(source, 'base64'), format: 'der', type: 'spki' });
+  } catch (cause) {
+    // Our setting, not the caller's fault (the stack's placeholder before the real key is stored): a 5xx,
+    // so SendGrid retries once it is fixed, and an error in the log that says which setting.
+    throw new ConfigError('SENDGRID_EVENT_PUBLIC_KEY is not a public key (base64 DER or PEM)', { cause });
+  }
   cachedKey = { source, key };
   return key;
 }

@@ -275,6 +275,50 @@ describe('parseInboundParse', () => {
     expect(email.attachments[0]?.size).toBe(content.length);
   });
 
+  describe('finds the parts as busboy does, so that only their Content-Type headers are changed', () => {
+    const boundary = 'xYzZY';
+    /** The sample email's fields as parts, then `tail` (raw), then the close delimiter. */
+    const withTail = (tail: string | Buffer) =>
+      Buffer.concat([
+        ...Object.entries(sampleEmail({ attachments: '1' })).map(([name, value]) =>
+          Buffer.concat([Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n`), Buffer.from(value), Buffer.from('\r\n')]),
+        ),
+        typeof tail === 'string' ? Buffer.from(tail, 'latin1') : tail,
+        Buffer.from(`--${boundary}--\r\n`),
+      ]);
+    const parse = (body: Buffer) => parseInboundParse(body, `multipart/form-data; boundary=${boundary}`);
+    const calendar = Buffer.from('SUMMARY:Rückruf', 'utf8').toString('latin1');
+
+    it('a folded Content-Type (charset on its continuation line)', async () => {
+      const email = await parse(withTail(`--${boundary}\r\nContent-Disposition: form-data; name="attachment1"\r\nContent-Type: text/calendar;\r\n charset=utf-8\r\n\r\n${calendar}\r\n`));
+      expect(email.attachments[0]?.content.toString('latin1')).toBe(calendar);
+    });
+
+    it('a part after a line that only looks like a delimiter (`--<boundary>` followed by more)', async () => {
+      const email = await parse(
+        withTail(
+          `--${boundary}\r\nContent-Disposition: form-data; name="note"\r\n\r\nsee below\r\n--${boundary}x not a delimiter\r\n` +
+            `--${boundary}\r\nContent-Disposition: form-data; name="attachment1"\r\nContent-Type: text/calendar; charset=utf-8\r\n\r\n${calendar}\r\n`,
+        ),
+      );
+      expect(email.attachments[0]?.content.toString('latin1')).toBe(calendar);
+    });
+
+    it('content that starts with what looks like a delimiter and headers is not taken for headers', async () => {
+      const content = `--${boundary}\r\nfoo; charset=x\r\n\r\nbar`;
+      const email = await parse(withTail(`--${boundary}\r\nContent-Disposition: form-data; name="attachment1"\r\nContent-Type: image/png\r\n\r\n${content}\r\n`));
+      // busboy itself reads the delimiter-like start as the end of the headers: the rest is the content
+      expect(email.attachments[0]?.content.toString('latin1')).toBe('foo; charset=x\r\n\r\nbar');
+    });
+
+    it('a filename that says `; charset=` is left as it is', async () => {
+      const email = await parse(
+        withTail(`--${boundary}\r\nContent-Disposition: form-data; name="attachment1"; filename="inv; charset=x.pdf"\r\nContent-Type: application/pdf\r\n\r\n%PDF\r\n`),
+      );
+      expect(email.attachments[0]?.name).toBe('inv; charset=x.pdf');
+    });
+  });
+
   it('decodes a text field with the charset its own part header declares when charsets names none, and with charsets when it does', async () => {
     // Prepare: `text` in latin1 declared on its part; `subject` in latin1 declared on its part but named utf-8 by charsets
     const boundary = 'xYzZY';
