@@ -228,7 +228,10 @@ describe('the approval queue', () => {
 
     it('is for approvers only', async () => {
       const { templateId } = await submitted();
-      await expectError(await call('POST', `/templates/${templateId}/versions/1/reject`, editor(), { reason: 'mine' }), 403);
+      await expectNothingWritten(async () => {
+        await expectError(await call('POST', `/templates/${templateId}/versions/1/reject`, editor(), { reason: 'mine' }), 403);
+      });
+      expect(await versionOf(templateId, 1)).toMatchObject({ status: 'pending_approval' });
     });
   });
 

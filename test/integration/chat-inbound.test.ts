@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { baseUrl, postChat, postTwilioForm, signChat, stackEnv } from '#test/helpers/index.ts';
 import { allMessages, customerBy, expectError, expectNothingWritten, freshId, freshPhone, sid, staffGet } from './support.ts';
 
-const chat = (body: unknown, options: { timestamp?: number | string; signature?: string; headers?: Record<string, string> } = {}) =>
+const chat = (body: unknown, options: { secret?: string; timestamp?: number | string; signature?: string; headers?: Record<string, string> } = {}) =>
   postChat(baseUrl(), body, { secret: stackEnv().CHAT_WEBHOOK_SECRET, ...options });
 
 const message = (userId: string, text: string, extra: Record<string, string> = {}) => ({ messageId: freshId('m'), userId, text, sentAt: new Date().toISOString(), ...extra });
@@ -97,7 +97,8 @@ describe('chat webhook', () => {
       ['a stale timestamp', () => ({ timestamp: now() - 301 }), 403],
       ['a timestamp from the future', () => ({ timestamp: now() + 302 }), 403],
       ['no signature', () => ({ signature: '' }), 403],
-      ['a signature with another secret', () => ({ signature: signChat('wrong', now(), '{}') }), 403],
+      ['a signature of the very body with another secret', () => ({ secret: 'another-secret' }), 403],
+      ['a signature with the right secret over another body', () => ({ signature: signChat(stackEnv().CHAT_WEBHOOK_SECRET, now(), '{}') }), 403],
       ['a timestamp that is not a number', () => ({ timestamp: 'yesterday' }), 403],
     ])('%s → 403', async (_name, options, status) => {
       const userId = freshId('user');

@@ -917,7 +917,6 @@ describe('the outbound consumer', () => {
     // Assess
     const failed = await waitForStatus(customer.conversationId, queued.messageId, ['failed', 'sent'], 20_000);
     expect(failed).toMatchObject({ status: 'failed', failureReason: 'template_not_approved' });
-    await waitFor(async () => (await outbox()).length > 0);
     expect(await outbox(customer.conversationId)).toEqual([]);
   });
 });

@@ -247,10 +247,12 @@ describe('POST /conversations/{id}/messages with an agent’s own words', () => 
 
 describe('refused requests', () => {
   it('answers 404 for an unknown conversation, 422 no_address when the customer cannot be reached on the channel', async () => {
-    await errorOf(await send(`conv_${randomBytes(16).toString('hex')}`, { channel: 'chat', body: 'hi' }), 404);
-    await errorOf(await send('conv_nope', { channel: 'chat', body: 'hi' }), 404);
+    await expectNothingWritten(async () => {
+      await errorOf(await send(`conv_${randomBytes(16).toString('hex')}`, { channel: 'chat', body: 'hi' }), 404);
+      await errorOf(await send('conv_nope', { channel: 'chat', body: 'hi' }), 404);
+    });
     const chatOnly = await newCustomer({ phone: false, email: false });
-    await expectNothingQueued(chatOnly.conversationId, async () => {
+    await expectRefusedCleanly(chatOnly.conversationId, async () => {
       expect((await errorOf(await send(chatOnly.conversationId, { channel: 'sms', body: 'hi' }), 422)).code).toBe('no_address');
       expect((await errorOf(await send(chatOnly.conversationId, { channel: 'email', body: 'hi', subject: 'x' }), 422)).code).toBe('no_address');
     });
@@ -259,7 +261,7 @@ describe('refused requests', () => {
   it('answers 404 for a template that does not exist, with or without a version, and queues nothing', async () => {
     const customer = await newCustomer();
     const unknown = `tpl_${randomBytes(16).toString('hex')}`;
-    await expectNothingQueued(customer.conversationId, async () => {
+    await expectRefusedCleanly(customer.conversationId, async () => {
       await errorOf(await send(customer.conversationId, { channel: 'sms', templateId: unknown, variables: {} }), 404);
       await errorOf(await send(customer.conversationId, { channel: 'sms', templateId: unknown, version: 1, variables: {} }), 404);
     });
@@ -268,7 +270,7 @@ describe('refused requests', () => {
   it('answers 400 for a malformed body, 401 without a token, 403 for a role that may not send', async () => {
     const customer = await newCustomer();
     const { templateId } = await approvedTemplate();
-    await expectNothingQueued(customer.conversationId, async () => {
+    await expectRefusedCleanly(customer.conversationId, async () => {
       await errorOf(await send(customer.conversationId, '{not json'), 400);
       await errorOf(await send(customer.conversationId, { channel: 'fax', body: 'hi' }), 400);
       await errorOf(await send(customer.conversationId, { channel: 'sms' }), 400);
@@ -351,9 +353,11 @@ describe('refused requests', () => {
     expect(await outbox(unknown)).toEqual([]);
   });
 
-  it('answers 422 body_too_long for an SMS over 1600 characters', async () => {
+  it('answers 422 body_too_long for an SMS over 1600 characters, and writes and queues nothing', async () => {
     const customer = await newCustomer();
-    expect((await errorOf(await send(customer.conversationId, { channel: 'sms', body: 'a'.repeat(1601) }), 422)).code).toBe('body_too_long');
+    await expectRefusedCleanly(customer.conversationId, async () => {
+      expect((await errorOf(await send(customer.conversationId, { channel: 'sms', body: 'a'.repeat(1601) }), 422)).code).toBe('body_too_long');
+    });
   });
 
   it('answers 422 body_too_long, queueing nothing, for a voice message whose TwiML would exceed Twilio’s 4000 characters (escaping counted), and queues one that fits', async () => {

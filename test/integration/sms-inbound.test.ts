@@ -278,8 +278,7 @@ describe('Twilio SMS webhook → the sender’s thread', () => {
         const broken = await fetch(`${baseUrl()}${path}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': 'x' }, body: 'Body=%zz' });
         await expectError(broken, 400);
         const huge = await post(smsParams(freshPhone(), 'x'.repeat(6 * 1024 * 1024)));
-        expect(huge.status).toBe(413);
-        expect(env.TWILIO_AUTH_TOKEN).toBeTruthy();
+        await expectError(huge, 413);
       });
     });
 

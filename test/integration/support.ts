@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { expect } from 'vitest';
-import { baseUrl, countItems, stackEnv, staffToken } from '#test/helpers/index.ts';
+import { baseUrl, countItems, diffSnapshots, stackEnv, staffToken, tableSnapshot } from '#test/helpers/index.ts';
 
 /** A fresh, valid-looking Twilio SID. */
 export const sid = (prefix: 'SM' | 'MM' | 'CA' | 'RE' | 'TR' | 'AC') => `${prefix}${randomBytes(16).toString('hex')}`;
@@ -14,12 +14,28 @@ export function freshPhone(): string {
 
 export const freshId = (prefix: string) => `${prefix}-${randomBytes(6).toString('hex')}`;
 
-/** Asserts that `act` leaves the table exactly as it was (test files run one at a time). */
+/**
+ * Asserts that `act` leaves the table exactly as it was: no item added, removed or changed (test files
+ * run one at a time).
+ */
 export async function expectNothingWritten(act: () => Promise<void>): Promise<void> {
   const env = stackEnv();
-  const before = await countItems(env);
+  const before = await tableSnapshot(env);
   await act();
-  expect(await countItems(env)).toBe(before);
+  expect(diffSnapshots(before, await tableSnapshot(env)), 'items written by a refused request').toEqual({ added: [], removed: [], changed: [] });
+}
+
+/**
+ * Asserts that `act` adds and removes no item, and changes none but the items given by key (`pk`, `sk`):
+ * for acts that may legitimately update one item (an accepted callback, a repeated request's time).
+ */
+export async function expectOnlyChanged(keys: ReadonlyArray<{ pk: string; sk: string }>, act: () => Promise<void>): Promise<void> {
+  const env = stackEnv();
+  const before = await tableSnapshot(env);
+  await act();
+  const { added, removed, changed } = diffSnapshots(before, await tableSnapshot(env));
+  const allowed = new Set(keys.map((k) => `${k.pk} ${k.sk}`));
+  expect({ added, removed, changed: changed.filter((k) => !allowed.has(k)) }, 'items written besides those allowed').toEqual({ added: [], removed: [], changed: [] });
 }
 
 /** GET a staff route as an agent. */

@@ -103,6 +103,10 @@ describe('npm start', () => {
     expect(output).toContain(`Outbound: sms, voice, email, chat → local outbox, listed at ${baseUrl}/dev/outbox`);
     expect(outbox.status).toBe(200);
     const setting = (name: string) => new RegExp(`^\\s+${name}\\s+(\\S+)`, 'm').exec(output)?.[1];
+    // Every setting of the contract's table is printed with its local value
+    for (const name of ['PORT', 'PUBLIC_BASE_URL', 'TWILIO_AUTH_TOKEN', 'SENDGRID_INBOUND_SECRET', 'SENDGRID_EVENT_PUBLIC_KEY', 'CHAT_WEBHOOK_SECRET', 'CHAT_DELIVERY_URL']) {
+      expect(setting(name), name).toBeDefined();
+    }
     expect(setting('LOCAL_OUTBOX')).toBe('1');
     expect(setting('UNSUBSCRIBE_SIGNING_SECRET')).toMatch(/^(local-unsubscribe-signing-secret|<set>)$/); // <set>: inherited from the test stack's env
     expect(setting('BROADCAST_RATE_SMS_PER_SECOND')).toBe('1');

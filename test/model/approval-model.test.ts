@@ -384,7 +384,7 @@ const sendSpec: fc.Arbitrary<SendSpec> = fc
   })
   // A revoke right after a send races the sender; mostly give the message a queue to wait in, so that
   // the race is lost by the sender often, whatever the machine's speed.
-  .chain((spec) => (spec.revokeAfter ? weighted([0, 1], [1, 1], [2, 2]) : weighted([0, 6], [1, 1])).map((behind) => ({ ...spec, behind })));
+  .chain((spec) => (spec.revokeAfter ? weighted([0, 1], [1, 1], [2, 1], [4, 2]) : weighted([0, 6], [1, 1])).map((behind) => ({ ...spec, behind })));
 const commands = [
   fc.oneof(
     { arbitrary: editorIndex.map((a) => new CreateTemplate(a)), weight: 1 },
@@ -567,8 +567,9 @@ describe('approval model', () => {
     // Each path was actually explored, by the generated runs and not only the two examples above: every
     // threshold is above what the examples alone can give (5 sends, 3 approvals, 4 refused `not_approved`,
     // at most 4 of any other figure). Over 25 runs of this test, the lowest total of each was at least twice
-    // its threshold (e.g. 64 sent, 9 revoked in flight, 6 self-approvals refused), so a miss means that
-    // generation stopped reaching a path, not bad luck.
+    // its threshold (e.g. 64 sent, 6 self-approvals refused), so a miss means that generation stopped
+    // reaching a path, not bad luck. (Revoked in flight depends on the sender's speed: once it lost its
+    // read before the claim, 3 in one run; with up to 4 messages ahead of the raced one, 15–21 in six runs.)
     const atLeast: Partial<Stats> = {
       sent: 25,
       sendsLatest: 15,
