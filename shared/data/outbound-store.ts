@@ -94,8 +94,9 @@ export function asOutboundMessage(message: StoredMessage | undefined): OutboundM
  * The sender's claim: `queued` → `sending`, only if still `queued`, counting the message's `sendAttempts`. The one write that makes a send
  * happen at most once: of two copies of a job, one wins, the other sees `taken`. The claim is one
  * transaction with the checks that must still hold at that instant: the customer whose consent counts
- * (`customerId`: the message's, or the live one after a merge) has not opted out of the channel (an
- * opt-out that commits first makes the claim fail, `opted_out`; one that commits later finds the message
+ * (`customerId`: the message's, or the live one after a merge, with the message's own customer and
+ * `mergedOnTheWay`, the customers merged on the way there) has not opted out of the channel (an opt-out
+ * that commits first makes the claim fail, `opted_out`; one that commits later finds the message
  * already `sending`) and has not been merged into another meanwhile (`customer_merged`: an opt-out may
  * now be recorded on the survivor; decide again with its consent); for a templated message, the
  * template version is still `approved` with the hash the message was rendered from (`template_not_approved`).
@@ -109,10 +110,12 @@ export async function claimForSending(
   message: Pick<OutboundMessage, 'conversationId' | 'messageId' | 'customerId' | 'channel' | 'templateId' | 'templateVersion' | 'contentHash' | 'status' | 'outcomeUnknownAt'>,
   now: string,
   customerId: string = message.customerId,
+  mergedOnTheWay: readonly string[] = [],
 ): Promise<'claimed' | 'taken' | 'opted_out' | 'customer_merged' | 'template_not_approved'> {
-  // The message's own customer's opt-outs count too (a merge copies them to the survivor, but only as it
-  // finishes); the live customer must not have been merged meanwhile.
-  const consentHolders = [...new Set([message.customerId, customerId])];
+  // The message's own customer's opt-outs count too, and those of every customer merged on the way to
+  // the live one (a merge copies them to the survivor, but only as it finishes); the live customer must
+  // not have been merged meanwhile.
+  const consentHolders = [...new Set([message.customerId, ...mergedOnTheWay, customerId])];
   // A retry after an unknown outcome claims the message it left `sending`, only while no callback has
   // named it (no provider id) and no other retry has claimed it since (the same outcomeUnknownAt).
   const again = message.status === 'sending' && message.outcomeUnknownAt !== undefined;

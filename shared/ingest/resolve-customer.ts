@@ -32,6 +32,25 @@ export async function rootCustomer(customerId: string): Promise<string> {
 }
 
 /**
+ * The customers from `customerId` to the one it ended up in after merges, in merge order: just
+ * `customerId` when it was never merged. The last is {@link rootCustomer}'s answer.
+ *
+ * @example
+ * ```ts
+ * await mergeChain('cus_a…'); // ['cus_a…', 'cus_b…', 'cus_c…'] once a was merged into b, and b into c
+ * ```
+ */
+export async function mergeChain(customerId: string): Promise<string[]> {
+  const chain = [customerId];
+  for (let i = 0; i < MAX_CHAIN; i++) {
+    const record = await getCustomer(chain.at(-1)!, { consistent: true });
+    if (!record?.mergedInto) return chain;
+    chain.push(record.mergedInto);
+  }
+  throw new Error('Customer merge chain too long');
+}
+
+/**
  * Walks the merge chain from `customerId`. Reading that customer's record anyway, it puts back into its
  * identity set the labels `owned` says name it but the set lacks: an identity claimed before a claim was
  * one transaction, by a request that stopped between its two writes. A merge repoints only the labels

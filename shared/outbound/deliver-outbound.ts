@@ -16,7 +16,7 @@ import type { Channel } from '#shared/domain/message.ts';
 import type { RenderedContent } from '#shared/domain/template.ts';
 import { setConsent } from '#shared/data/consent-store.ts';
 import { findMessageFollowingMerge, writeFollowingMerge } from '#shared/ingest/follow-merge.ts';
-import { rootCustomer } from '#shared/ingest/resolve-customer.ts';
+import { mergeChain } from '#shared/ingest/resolve-customer.ts';
 import { logger } from '#shared/logger.ts';
 import { consumerTimeoutSeconds, queueConsumers } from '#shared/routes.ts';
 import { unsubscribeUrl } from '#shared/outbound/unsubscribe-token.ts';
@@ -206,10 +206,12 @@ async function deliver(job: DeliverJob, deps: DeliverDeps, reruns: number): Prom
   let consentOf = message.customerId;
   let claim = await claimForSending(message, deps.now().toISOString(), consentOf);
   if (claim === 'customer_merged') {
-    const live = await rootCustomer(message.customerId);
+    // Every customer on the way counts: one merged into the next may not have passed its opt-outs on yet.
+    const chain = await mergeChain(message.customerId);
+    const live = chain.at(-1)!;
     if (live !== consentOf) {
       consentOf = live;
-      claim = await claimForSending(message, deps.now().toISOString(), consentOf);
+      claim = await claimForSending(message, deps.now().toISOString(), consentOf, chain);
     }
   }
   /** This try's number: the claim just counted it. */

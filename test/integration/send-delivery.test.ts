@@ -669,6 +669,24 @@ describe('a merge that moves the thread while a message is being sent', () => {
     expect(await modules.store.getOutboundMessage(job.conversationId, job.messageId)).toMatchObject({ status: 'failed', failureReason: 'opted_out' });
   });
 
+  it('does not send when a customer merged on the way to the live one opted out and has not passed it on yet (a chain of merges)', async () => {
+    // Prepare: the message's customer A was merged into B, and B (who had texted STOP) into C; the merge
+    // of B into C has been marked but has not copied B's opt-out to C yet
+    const { customer, job } = await heldMessage();
+    const { markCustomerMerged } = await import('#shared/data/conversation-store.ts');
+    const middle = await newCustomer();
+    const live = await newCustomer();
+    await modules.setConsent({ customerId: middle.customerId, channel: 'sms', status: 'opted_out', source: 'sms:STOP', actor: 'customer', now: new Date().toISOString() });
+    await markCustomerMerged(customer.customerId, middle.customerId, new Date().toISOString());
+    await markCustomerMerged(middle.customerId, live.customerId, new Date().toISOString());
+    const { calls, sender } = fakeSender();
+    // Act
+    expect(await modules.deliverOutbound(job, depsWith(sender))).toEqual({ result: 'failed' });
+    // Assess
+    expect(calls).toHaveLength(0);
+    expect(await modules.store.getOutboundMessage(job.conversationId, job.messageId)).toMatchObject({ status: 'failed', failureReason: 'opted_out' });
+  });
+
   it('decides again when the merge and the survivor’s STOP land between the sender’s checks and its claim', async () => {
     const { customer, job } = await heldMessage();
     const { markCustomerMerged } = await import('#shared/data/conversation-store.ts');
