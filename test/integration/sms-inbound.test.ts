@@ -166,6 +166,53 @@ describe('Twilio SMS webhook → the sender’s thread', () => {
       expect(attachments[1]).toMatchObject({ contentType: 'image/png', status: 'failed' });
     });
 
+    it('answers 5xx when the media job cannot be queued (the message stays, its media pending), and Twilio’s retry queues it: the media is stored', async () => {
+      // Prepare: the SMS handler in this process, its inbound-work queue URL naming no queue (a queue failure)
+      const { handler } = await import('#functions/http/twilio-sms.ts');
+      const { createLambdaContext } = await import('#local/lambda-context.ts');
+      const phone = freshPhone();
+      const params = smsParams(phone, '', { MessageSid: sid('MM'), NumMedia: '1', MediaUrl0: `${media.baseUrl}/media/ok.png`, MediaContentType0: 'image/png' });
+      const body = new URLSearchParams(params).toString();
+      const url = `${stackEnv().PUBLIC_BASE_URL}${path}`;
+      const queueUrl = process.env.INBOUND_WORK_QUEUE_URL!;
+      process.env.INBOUND_WORK_QUEUE_URL = queueUrl.replace(/[^/]+$/, 'no-such-queue');
+      let first: { statusCode?: number };
+      try {
+        first = (await handler(
+          {
+            version: '2.0',
+            routeKey: `POST ${path}`,
+            rawPath: path,
+            rawQueryString: '',
+            headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signTwilio(url, params, stackEnv().TWILIO_AUTH_TOKEN) },
+            body,
+            isBase64Encoded: false,
+            requestContext: { http: { method: 'POST', path } } as never,
+          },
+          createLambdaContext('TwilioSmsWebhook', 10_000),
+        )) as { statusCode?: number };
+      } finally {
+        process.env.INBOUND_WORK_QUEUE_URL = queueUrl;
+      }
+      // Assess: a 5xx, so Twilio retries; the message is stored, its media still to copy
+      expect(first.statusCode).toBe(500);
+      const customer = await customerBy(`phone=${encodeURIComponent(phone)}`);
+      const [stored] = await allMessages(customer.conversationId);
+      expect(stored?.attachments).toEqual([expect.objectContaining({ contentType: 'image/png', status: 'pending' })]);
+      // Act: Twilio's retry of the same MMS, through the stack
+      expect((await post(params)).status).toBe(200);
+      // Assess: one message, its media copied
+      const attachments = await waitFor(
+        async () => {
+          const messages = await allMessages(customer.conversationId);
+          const list = (messages[0]?.attachments ?? []) as Array<Record<string, unknown>>;
+          return messages.length === 1 && list.every((a) => a.status !== 'pending') ? list : false;
+        },
+        { timeoutMs: 20_000 },
+      );
+      expectStoredPng(attachments[0]);
+    });
+
     it('follows a redirect within MEDIA_HOSTS and stores what it leads to', async () => {
       const tok = token();
       const attachments = await mmsAttachments([redirect(media, `${cdn.baseUrl}/media/ok.png?t=${tok}`)]);

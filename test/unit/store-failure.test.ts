@@ -3,11 +3,16 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { generateKeyPairSync } from 'node:crypto';
 import { basicAuth, signChat, signTwilio } from '#test/helpers/index.ts';
+import { signSendgridEvent } from '#test/helpers/sendgrid.ts';
 import { buildMultipart, sampleEmail, SENDGRID_CONTENT_TYPE } from './email/sendgrid-multipart.ts';
+
+const eventKeys = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
 
 // A store that does not answer: DynamoDB "down" is a closed port, reached through the real SDK client.
 const env: Record<string, string> = {
+  SENDGRID_EVENT_PUBLIC_KEY: eventKeys.publicKey.export({ type: 'spki', format: 'der' }).toString('base64'),
   TABLE_NAME: 'unreachable',
   DYNAMODB_ENDPOINT: 'http://127.0.0.1:9',
   AWS_REGION: 'us-east-1',
@@ -88,6 +93,41 @@ describe('a store failure answers 5xx so the provider retries, without details',
     const res = (await handler(event(path, new URLSearchParams(params).toString(), { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature }), context)) as APIGatewayProxyStructuredResultV2;
     expect(res.statusCode).toBe(500);
     expect(JSON.parse(res.body!)).toEqual({ error: { code: 'internal_error', message: 'Internal error; please retry' } });
+  });
+
+  it('Twilio status callback → 500', async () => {
+    const { handler } = await import('#functions/http/twilio-status.ts');
+    const path = '/webhooks/twilio/status';
+    const query = `conversationId=conv_${'e'.repeat(32)}&messageId=msg_${'f'.repeat(32)}`;
+    const params = { MessageSid: `SM${'e'.repeat(32)}`, MessageStatus: 'delivered', AccountSid: `AC${'1'.repeat(32)}` };
+    const signature = signTwilio(`${env.PUBLIC_BASE_URL}${path}?${query}`, params, env.TWILIO_AUTH_TOKEN!);
+    const res = (await handler(
+      {
+        ...event(path, new URLSearchParams(params).toString(), { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature }),
+        rawQueryString: query,
+        queryStringParameters: Object.fromEntries(new URLSearchParams(query)),
+      },
+      context,
+    )) as APIGatewayProxyStructuredResultV2;
+    expect(res.statusCode).toBe(500);
+    expect(JSON.parse(res.body!)).toEqual({ error: { code: 'internal_error', message: 'Internal error; please retry' } });
+  });
+
+  it('SendGrid Event Webhook → 500', async () => {
+    const { handler } = await import('#functions/http/sendgrid-events.ts');
+    const body = JSON.stringify([{ event: 'delivered', email: 'someone@example.com', timestamp: 1, sg_event_id: 'e1', messageId: `msg_${'f'.repeat(32)}`, conversationId: `conv_${'e'.repeat(32)}` }]);
+    const ts = String(Math.floor(Date.now() / 1000));
+    const pem = eventKeys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const res = (await handler(
+      event('/webhooks/sendgrid/events', body, {
+        'content-type': 'application/json',
+        'x-twilio-email-event-webhook-signature': signSendgridEvent(pem, ts, body),
+        'x-twilio-email-event-webhook-timestamp': ts,
+      }),
+      context,
+    )) as APIGatewayProxyStructuredResultV2;
+    expect(res.statusCode).toBe(500);
+    expect(res.body).not.toContain('127.0.0.1');
   });
 
   it('SendGrid Inbound Parse → 500', async () => {
