@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { applyStackEnv, baseUrl, staffToken, waitFor } from '#test/helpers/index.ts';
-import { expectNothingWritten } from './support.ts';
+import { applyStackEnv, baseUrl, postTwilioForm, stackEnv, staffToken, waitFor } from '#test/helpers/index.ts';
+import { expectNothingWritten, sid } from './support.ts';
 import {
   agent,
   approvedTemplate,
@@ -146,13 +146,9 @@ describe('POST /conversations/{id}/messages with a template', () => {
     // Prepare
     const customer = await newCustomer();
     const { templateId } = await approvedTemplate();
-    const restore = applyStackEnv();
-    try {
-      const { setConsent } = await import('#shared/data/consent-store.ts');
-      await setConsent({ customerId: customer.customerId, channel: 'sms', status: 'opted_out', source: 'test', actor: 'test', now: new Date().toISOString() });
-    } finally {
-      restore();
-    }
+    // The customer texts STOP
+    const stop = { MessageSid: sid('SM'), From: customer.phone!, To: '+16285550000', Body: 'STOP', NumMedia: '0' };
+    expect((await postTwilioForm(baseUrl(), '/webhooks/twilio/sms', stop, { authToken: stackEnv().TWILIO_AUTH_TOKEN })).status).toBe(200);
     // Act + Assess
     await expectNothingQueued(customer.conversationId, async () => {
       expect((await errorOf(await send(customer.conversationId, { channel: 'sms', templateId, variables: { name: 'Di' } }), 409)).code).toBe('opted_out');

@@ -32,7 +32,7 @@ describe('Twilio SMS webhook → the sender’s thread', () => {
     const messages = await allMessages(customer.conversationId);
     expect(messages).toHaveLength(1);
     expect(messages[0]).toMatchObject({ channel: 'sms', direction: 'inbound', body: 'My card was declined', conversationId: customer.conversationId });
-    expect(Date.parse(messages[0]!.createdAt as string)).not.toBeNaN();
+    expect(messages[0]!.createdAt).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
   });
 
   it('accepts a signed SMS whatever its extra field names, object built-ins (toString, constructor, hasOwnProperty, valueOf) included', async () => {
