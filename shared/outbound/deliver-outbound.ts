@@ -92,8 +92,7 @@ export function backoffSeconds(attempt: number): number {
  *    message (deduplicated by its backend) is an unknown outcome, retried
  * 2. hold it while its `notBefore` (broadcast pacing) is in the future
  * 3. a templated message: render it again from the version with the very hash the message was
- *    rendered from (read once per process: a version's content never changes); a message that does not
- *    render, or whose channel is not set up at all, fails once claimed (the claim's reasons come first)
+ *    rendered from (read once per process: a version's content never changes)
  * 4. claim `queued` → `sending`, conditional (one claimant) and in one transaction with the send-time
  *    checks, so none can change between check and claim: consent again (an opt-out may have arrived
  *    since queueing; the live customer's too when the message's customer was merged into another) and,
@@ -180,22 +179,28 @@ async function deliver(job: DeliverJob, deps: DeliverDeps, reruns: number): Prom
   };
 
   if (!message.to) return fail('no_address');
-  // Read before the claim (a store fault here leaves nothing claimed), refused only after it: the
-  // claim's reasons (opted out, version not approved) come first, whatever this process has kept.
+  // Everything but the provider call is read and checked before the claim: a claim is a try, and a
+  // fault of a read leaves nothing claimed (the job is retried). What decides a refusal here does not
+  // depend on what this process has kept: the version's content and hash never change; whether it is
+  // still approved is the claim's to check.
   const templated = message.templateId !== undefined && message.templateVersion !== undefined;
   const version = templated ? await versionToSend(message.templateId!, message.templateVersion!, message.contentHash) : undefined;
   const content = contentToSend(message, version);
-  // The channel's settings are resolved before the claim too. A channel that is not configured at all (a
-  // deployment left its parameters empty) fails the message at once, logged as an error: held, it would
-  // hold every later message of the conversation (one FIFO group) until the DLQ. Its secrets are read
-  // after the claim (the adapter's on its first call): a secret that cannot be had is a settings fault.
-  let sender: ChannelSender | undefined;
+  if (typeof content === 'string') return fail(content);
+  // A channel that is not configured at all (a deployment left its parameters empty) fails the message
+  // at once, logged as an error: held, it would hold every later message of the conversation (one FIFO
+  // group) until the DLQ. Its secret is read by the adapter on its first call, after the claim: a secret
+  // that cannot be had is a settings fault.
+  let sender: ChannelSender;
   try {
     sender = deps.senderFor(message.channel);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     logger.error('outbound channel not configured', { ...log, channel: message.channel, error: { name: err.name, message: err.message } });
+    return fail('channel_not_configured');
   }
+  // The unsubscribe link's secret is read here: should it fail, the job is retried with nothing claimed.
+  const delivery = await deliveryFor(message, content);
 
   // The claim is the one check of consent and approval (in its transaction, so neither can change
   // between check and claim): the customer has not opted out of the channel, and for a template the
@@ -224,25 +229,10 @@ async function deliver(job: DeliverJob, deps: DeliverDeps, reruns: number): Prom
   if (claim === 'template_not_approved' || claim === 'opted_out') return fail(claim);
   // Merged again meanwhile: decide again.
   if (claim === 'customer_merged') return again(job);
-  // Claimed: what stops this message now is its own (it does not render, its channel is not set up).
-  if (typeof content === 'string') return fail(content);
-  if (!sender) return fail('channel_not_configured');
   let result: DeliveryResult;
-  /** Whether the provider was called: until then, nothing can have gone out. */
-  let calling = false;
   try {
-    // The unsubscribe link's secret is read here: unreadable, it is a settings fault like the adapter's.
-    const delivery = await deliveryFor(message, content);
-    calling = true;
     result = await sender.send(delivery);
   } catch (err) {
-    if (!calling && !(err instanceof ConfigError)) {
-      // A fault before the call (the secret store unreachable): the claim is given back, as it was, and
-      // the job retried.
-      const undo = retryAfterUnknown ? markOutcomeUnknown : releaseClaim;
-      await writeFollowingMerge(message, (at) => undo(at, messageId, deps.now().toISOString()), (applied) => applied);
-      throw err;
-    }
     if (err instanceof PermanentDeliveryError) {
       // The provider knows of an opt-out the ledger missed (a STOP whose webhook never reached us): recorded
       // now, so the next send to the channel is refused (409) before anything is queued.
@@ -312,18 +302,15 @@ async function persistently<T>(write: () => Promise<T>): Promise<T> {
 
 /**
  * The text to send, or why not: a templated message is rendered again from its version, which must carry
- * the hash the message was queued with and have been approved when read (the claim checks that it still
- * is); an agent's message goes as written.
+ * the hash the message was queued with (the claim checks that it is still approved); an agent's message
+ * goes as written.
  */
 function contentToSend(message: OutboundMessage, version: StoredTemplateVersion | undefined): RenderedContent | string {
   if (message.templateId === undefined || message.templateVersion === undefined) {
     return { channel: message.channel, body: message.body, ...(message.subject !== undefined ? { subject: message.subject } : {}) };
   }
-  const stillApproved =
-    version?.status === 'approved' &&
-    version.contentHash === message.contentHash &&
-    (version.approvedHash === undefined || version.approvedHash === version.contentHash);
-  if (!version || !stillApproved) return 'template_not_approved';
+  // The version it was rendered from, with that very hash (approval is checked in the claim).
+  if (!version || version.contentHash !== message.contentHash) return 'template_not_approved';
   try {
     // The values were held to the version's limits when the message was queued.
     return renderTemplate(version, message.channel, message.variables ?? {}, { checkLengths: false });

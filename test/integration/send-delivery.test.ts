@@ -309,20 +309,8 @@ describe('deliverOutbound', () => {
     };
     expect(await modules.deliverOutbound(job, deps)).toEqual({ result: 'failed' });
     expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'failed', failureReason: 'channel_not_configured' });
-  });
-
-  it('gives the send-time checks’ reason first: a message to a customer who opted out since fails opted_out, even on a channel that is not configured', async () => {
-    const { ConfigError } = await import('#shared/errors.ts');
-    const { customer, job } = await heldMessage();
-    await modules.setConsent({ customerId: customer.customerId, channel: 'sms', status: 'opted_out', source: 'sms:STOP', actor: 'customer', now: new Date().toISOString() });
-    const deps: DeliverDeps = {
-      senderFor: () => {
-        throw new ConfigError('No sms provider configured: missing TWILIO_FROM_NUMBER (and LOCAL_OUTBOX is not 1)');
-      },
-      now: () => new Date(Date.now() + 2 * HOUR),
-    };
-    expect(await modules.deliverOutbound(job, deps)).toEqual({ result: 'failed' });
-    expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'failed', failureReason: 'opted_out' });
+    // Never claimed: no try is counted for a call that was never made
+    expect((await messageIn(job.conversationId, job.messageId))?.sendAttempts ?? 0).toBe(0);
   });
 
   describe('an email whose unsubscribe link cannot be signed (its secret cannot be had)', () => {
@@ -335,27 +323,25 @@ describe('deliverOutbound', () => {
     });
     const emailJob = async () => (await heldMessage({ channel: 'email', subject: 'Ticket 42', body: 'Your ticket is resolved.' })).job;
 
-    it('is a settings fault: retried, then failed saying so, and the provider is never called', async () => {
-      const { job } = { job: await emailJob() };
-      delete process.env.UNSUBSCRIBE_SIGNING_SECRET;
-      delete process.env.UNSUBSCRIBE_SIGNING_SECRET_SECRET_ARN;
-      const { calls, sender } = fakeSender();
-      for (let i = 0; i < 4; i++) expect(await modules.deliverOutbound(job, depsWith(sender))).toMatchObject({ result: 'later', why: 'transient' });
-      expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'queued', sendAttempts: 4 });
-      expect(await modules.deliverOutbound(job, depsWith(sender))).toEqual({ result: 'failed' });
-      expect(calls).toHaveLength(0);
-      expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'failed', failureReason: 'settings:secret_unavailable' });
-    });
-
-    it('gives the claim back when the secret store cannot be reached, so the retried job sends it once it can', async () => {
+    it.each([
+      ['missing', () => void delete process.env.UNSUBSCRIBE_SIGNING_SECRET_SECRET_ARN],
+      [
+        'in a secret store that cannot be reached',
+        () => {
+          process.env.UNSUBSCRIBE_SIGNING_SECRET_SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:unsubscribe-AbCdEf';
+          process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER = 'http://127.0.0.1:1';
+        },
+      ],
+    ])('fails the job with nothing claimed when the secret is %s, so the retried job sends it, once, when it can be had', async (_case, breakIt) => {
       const job = await emailJob();
       delete process.env.UNSUBSCRIBE_SIGNING_SECRET;
-      process.env.UNSUBSCRIBE_SIGNING_SECRET_SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:unsubscribe-AbCdEf';
-      process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER = 'http://127.0.0.1:1';
+      breakIt();
       const { calls, sender } = fakeSender();
       await expect(modules.deliverOutbound(job, depsWith(sender))).rejects.toThrow();
       expect(calls).toHaveLength(0);
-      expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'queued' });
+      const held = await messageIn(job.conversationId, job.messageId);
+      expect(held).toMatchObject({ status: 'queued' });
+      expect(held?.sendAttempts ?? 0).toBe(0);
       process.env.UNSUBSCRIBE_SIGNING_SECRET = saved.secret ?? 'restored-secret';
       expect(await modules.deliverOutbound(job, depsWith(sender))).toEqual({ result: 'sent' });
       expect(calls).toHaveLength(1);

@@ -251,10 +251,12 @@ describe('templates', () => {
       const { templateId } = await createTemplate(alice);
       expect((await call('POST', `/templates/${templateId}/versions/1/submit`, alice)).status).toBe(200);
       expect((await call('POST', `/templates/${templateId}/versions/1/reject`, approver(), { reason: 'Tone' })).status).toBe(200);
+      const before = await (await call('GET', `/templates/${templateId}`, alice)).json();
       await expectNothingWritten(async () => {
         const error = await errorOf(await call('POST', `/templates/${templateId}/versions/1/submit`, alice), 409);
         expect(error.code).toBe('not_draft');
       });
+      expect(await (await call('GET', `/templates/${templateId}`, alice)).json()).toEqual(before);
     });
 
     it('answers 404 for an unknown version or template, 400 for a version that is not a positive integer, 403 for non-editors', async () => {
