@@ -199,8 +199,17 @@ async function deliver(job: DeliverJob, deps: DeliverDeps, reruns: number): Prom
     logger.error('outbound channel not configured', { ...log, channel: message.channel, error: { name: err.name, message: err.message } });
     return fail('channel_not_configured');
   }
-  // The unsubscribe link's secret is read here: should it fail, the job is retried with nothing claimed.
-  const delivery = await deliveryFor(message, content);
+  // The unsubscribe link's secret is read here, before the claim. Missing or empty (a deployment fault),
+  // the message fails at once, logged as an error, rather than hold its conversation; any other fault
+  // (the secret store unreachable) fails the job, retried with nothing claimed.
+  let delivery: OutboundDelivery;
+  try {
+    delivery = await deliveryFor(message, content);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    logger.error('outbound setting missing', { ...log, channel: message.channel, error: { name: err.name, message: err.message } });
+    return fail('settings:secret_unavailable');
+  }
 
   // The claim is the one check of consent and approval (in its transaction, so neither can change
   // between check and claim): the customer has not opted out of the channel, and for a template the

@@ -323,19 +323,23 @@ describe('deliverOutbound', () => {
     });
     const emailJob = async () => (await heldMessage({ channel: 'email', subject: 'Ticket 42', body: 'Your ticket is resolved.' })).job;
 
-    it.each([
-      ['missing', () => void delete process.env.UNSUBSCRIBE_SIGNING_SECRET_SECRET_ARN],
-      [
-        'in a secret store that cannot be reached',
-        () => {
-          process.env.UNSUBSCRIBE_SIGNING_SECRET_SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:unsubscribe-AbCdEf';
-          process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER = 'http://127.0.0.1:1';
-        },
-      ],
-    ])('fails the job with nothing claimed when the secret is %s, so the retried job sends it, once, when it can be had', async (_case, breakIt) => {
+    it('fails the message at once (settings:secret_unavailable), unclaimed and never sent, when the secret is not set at all', async () => {
       const job = await emailJob();
       delete process.env.UNSUBSCRIBE_SIGNING_SECRET;
-      breakIt();
+      delete process.env.UNSUBSCRIBE_SIGNING_SECRET_SECRET_ARN;
+      const { calls, sender } = fakeSender();
+      expect(await modules.deliverOutbound(job, depsWith(sender))).toEqual({ result: 'failed' });
+      expect(calls).toHaveLength(0);
+      const failed = await messageIn(job.conversationId, job.messageId);
+      expect(failed).toMatchObject({ status: 'failed', failureReason: 'settings:secret_unavailable' });
+      expect(failed?.sendAttempts ?? 0).toBe(0);
+    });
+
+    it('fails the job with nothing claimed when the secret store cannot be reached, so the retried job sends it, once, when it can', async () => {
+      const job = await emailJob();
+      delete process.env.UNSUBSCRIBE_SIGNING_SECRET;
+      process.env.UNSUBSCRIBE_SIGNING_SECRET_SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:unsubscribe-AbCdEf';
+      process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER = 'http://127.0.0.1:1';
       const { calls, sender } = fakeSender();
       await expect(modules.deliverOutbound(job, depsWith(sender))).rejects.toThrow();
       expect(calls).toHaveLength(0);
