@@ -569,7 +569,7 @@ describe('approval model', () => {
     // at most 4 of any other figure). Over 25 runs of this test, the lowest total of each was at least twice
     // its threshold (e.g. 64 sent, 6 self-approvals refused), so a miss means that generation stopped
     // reaching a path, not bad luck. (Revoked in flight depends on the sender's speed: once it lost its
-    // read before the claim, 3 in one run; with up to 4 messages ahead of the raced one, 15–21 in six runs.)
+    // read before the claim, 3 in one run; with up to 4 messages ahead of the raced one, 15–21 in three runs.)
     const atLeast: Partial<Stats> = {
       sent: 25,
       sendsLatest: 15,
