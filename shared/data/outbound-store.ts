@@ -206,6 +206,44 @@ export async function releaseClaim(conversationId: string, messageId: string, no
 }
 
 /**
+ * `failed` with `reason` for a message refused before any claim, only while it is as it was read: still
+ * `queued` or, for a retry after an unknown outcome, still `sending` under that very outcome
+ * (`outcomeUnknownAt`) with no provider id. A copy of the job that claimed or sent it meanwhile is left alone.
+ *
+ * @returns `updated`, `stale` (claimed, sent or moved on meanwhile) or `missing` (no such outbound message there).
+ * @example
+ * ```ts
+ * await refuseUnclaimed(conversationId, messageId, 'channel_not_configured', now, message);
+ * ```
+ */
+export async function refuseUnclaimed(
+  conversationId: string,
+  messageId: string,
+  reason: string,
+  now: string,
+  asRead: Pick<OutboundMessage, 'status' | 'outcomeUnknownAt'>,
+): Promise<'updated' | 'stale' | 'missing'> {
+  const unknownOutcome = asRead.status === 'sending' && asRead.outcomeUnknownAt !== undefined;
+  const updated = await conditionalUpdate({
+    Key: messageKey(conversationId, messageId),
+    UpdateExpression: 'SET #status = :failed, statusRank = :failedRank, statusUpdatedAt = :now, failureReason = :reason',
+    ConditionExpression: unknownOutcome
+      ? `${exists} AND #status = :sending AND outcomeUnknownAt = :unknownAt AND attribute_not_exists(providerMessageId)`
+      : `${exists} AND #status = :queued`,
+    ExpressionAttributeNames: { '#status': 'status' },
+    ExpressionAttributeValues: {
+      ':failed': 'failed',
+      ':failedRank': deliveryStatusRank.failed,
+      ':reason': reason,
+      ':now': now,
+      ...(unknownOutcome ? { ':sending': 'sending', ':unknownAt': asRead.outcomeUnknownAt } : { ':queued': 'queued' }),
+    },
+  });
+  if (updated) return 'updated';
+  return (await getOutboundMessage(conversationId, messageId)) ? 'stale' : 'missing';
+}
+
+/**
  * `failed` with `reason` for a send whose outcome is unknown, only while it is `sending` and no status
  * callback has named it (no provider id): a callback that did says the provider has it, and it stays.
  *

@@ -8,6 +8,7 @@ import {
   failUnnamedSend,
   markOutcomeUnknown,
   recordSent,
+  refuseUnclaimed,
   releaseClaim,
   type OutboundMessage,
 } from '#shared/data/outbound-store.ts';
@@ -170,6 +171,16 @@ async function deliver(job: DeliverJob, deps: DeliverDeps, reruns: number): Prom
     if (waitMs > 0) return { result: 'later', retryInSeconds: Math.ceil(waitMs / 1000), why: 'not_before' };
   }
 
+  /**
+   * A refusal before any claim: `failed` only while the message is as it was read, so that a copy of the
+   * job that claimed or sent it meanwhile is never overwritten.
+   */
+  const refuse = async (reason: string): Promise<DeliverOutcome> => {
+    const outcome = await writeFollowingMerge(message, (at) => refuseUnclaimed(at, messageId, reason, deps.now().toISOString(), message), (r) => r !== 'missing');
+    logger.info('outbound message not sent', { ...log, reason, applied: outcome === 'updated' });
+    return outcome === 'updated' ? { result: 'failed' } : { result: 'skipped' };
+  };
+  /** A failure of a claimed message (this job holds the claim). */
   const fail = async (reason: string): Promise<DeliverOutcome> => {
     // After an unanswered try, only while no callback has named the message: that try may have gone out.
     if (retryAfterUnknown) return failUnnamed(reason);
@@ -178,7 +189,7 @@ async function deliver(job: DeliverJob, deps: DeliverDeps, reruns: number): Prom
     return { result: 'failed' };
   };
 
-  if (!message.to) return fail('no_address');
+  if (!message.to) return refuse('no_address');
   // Everything but the provider call is read and checked before the claim: a claim is a try, and a
   // fault of a read leaves nothing claimed (the job is retried). What decides a refusal here does not
   // depend on what this process has kept: the version's content and hash never change; whether it is
@@ -186,7 +197,7 @@ async function deliver(job: DeliverJob, deps: DeliverDeps, reruns: number): Prom
   const templated = message.templateId !== undefined && message.templateVersion !== undefined;
   const version = templated ? await versionToSend(message.templateId!, message.templateVersion!, message.contentHash) : undefined;
   const content = contentToSend(message, version);
-  if (typeof content === 'string') return fail(content);
+  if (typeof content === 'string') return refuse(content);
   // A channel that is not configured at all (a deployment left its parameters empty) fails the message
   // at once, logged as an error: held, it would hold every later message of the conversation (one FIFO
   // group) until the DLQ. Its secret is read by the adapter on its first call, after the claim: a secret
@@ -197,7 +208,7 @@ async function deliver(job: DeliverJob, deps: DeliverDeps, reruns: number): Prom
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     logger.error('outbound channel not configured', { ...log, channel: message.channel, error: { name: err.name, message: err.message } });
-    return fail('channel_not_configured');
+    return refuse('channel_not_configured');
   }
   // The unsubscribe link's secret is read here, before the claim. Missing or empty (a deployment fault),
   // the message fails at once, logged as an error, rather than hold its conversation; any other fault
@@ -208,7 +219,7 @@ async function deliver(job: DeliverJob, deps: DeliverDeps, reruns: number): Prom
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     logger.error('outbound setting missing', { ...log, channel: message.channel, error: { name: err.name, message: err.message } });
-    return fail('settings:secret_unavailable');
+    return refuse('settings:secret_unavailable');
   }
 
   // The claim is the one check of consent and approval (in its transaction, so neither can change

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { sqsOutboundQueue, type OutboundQueue } from '#shared/adapters/sqs/outbound-queue.adapter.ts';
 import { getCustomerWithConsent } from '#shared/data/consent-store.ts';
 import { parseIdentityLabel } from '#shared/data/conversation-store.ts';
-import { advanceStatus, appendOutboundMessage, replyThreading } from '#shared/data/outbound-store.ts';
+import { appendOutboundMessage, refuseUnclaimed, replyThreading } from '#shared/data/outbound-store.ts';
 import { getTemplateVersion, latestApprovedVersion } from '#shared/data/template-store.ts';
 import { customerIdOf } from '#shared/domain/ids.ts';
 import type { Channel, EmailThreading, IdentityKind } from '#shared/domain/message.ts';
@@ -137,8 +137,9 @@ export async function sendMessage(cmd: SendMessageCommand, deps: SendMessageDeps
   try {
     await deps.queue.enqueue({ messageId, conversationId: customer.conversationId }, { paced: cmd.notBefore !== undefined });
   } catch (err) {
-    // The message is in the thread already: it must not stay `queued` with no job to send it.
-    await advanceStatus(customer.conversationId, messageId, { status: 'failed', failureReason: 'enqueue_failed', now: deps.now().toISOString() }).catch((markErr: unknown) =>
+    // The message is in the thread already: it must not stay `queued` with no job to send it. Only while
+    // still `queued`: a send the queue took after all (an answer lost on the way back) may be out already.
+    await refuseUnclaimed(customer.conversationId, messageId, 'enqueue_failed', deps.now().toISOString(), { status: 'queued' }).catch((markErr: unknown) =>
       logger.error('could not mark an unqueued message failed', { conversationId: customer.conversationId, messageId, error: markErr }),
     );
     throw new Error('Could not queue the outbound message', { cause: err });

@@ -80,12 +80,17 @@ function depsWith(sender: ChannelSender): DeliverDeps {
  * between the sender's checks and its claim, on the real DynamoDB Local. Says whether `race` ran.
  */
 async function withRaceBeforeClaim<T>(race: () => Promise<unknown>, act: () => Promise<T>): Promise<{ result: T; raced: boolean }> {
+  return withRaceBefore('TransactWriteItemsCommand', race, act);
+}
+
+/** Like {@link withRaceBeforeClaim}, before the first request of the named command (e.g. `UpdateItemCommand`). */
+async function withRaceBefore<T>(commandName: string, race: () => Promise<unknown>, act: () => Promise<T>): Promise<{ result: T; raced: boolean }> {
   const { dynamoClient } = await import('#shared/data/client.ts');
-  const name = `race-before-claim-${randomBytes(4).toString('hex')}`;
+  const name = `race-before-${randomBytes(4).toString('hex')}`;
   let raced = false;
   dynamoClient.middlewareStack.add(
     (next, context) => async (args) => {
-      if (!raced && context.commandName === 'TransactWriteItemsCommand') {
+      if (!raced && context.commandName === commandName) {
         raced = true;
         await race();
       }
@@ -351,6 +356,29 @@ describe('deliverOutbound', () => {
       expect(calls).toHaveLength(1);
       expect(calls[0]!.unsubscribeUrl).toMatch(/\/unsubscribe\//);
     });
+  });
+
+  it('leaves a message another copy of the job sent meanwhile as sent when this copy refuses it before any claim', async () => {
+    // Prepare: this copy finds the channel not configured (a container from before a settings deploy)
+    const { ConfigError } = await import('#shared/errors.ts');
+    const { job } = await heldMessage();
+    const unconfigured: DeliverDeps = {
+      senderFor: () => {
+        throw new ConfigError('No sms provider configured');
+      },
+      now: () => new Date(Date.now() + 2 * HOUR),
+    };
+    const working = fakeSender();
+    // Act: the other copy sends the message between this copy's read and its refusal
+    const outcome = await withRaceBefore(
+      'UpdateItemCommand',
+      async () => expect(await modules.deliverOutbound(job, depsWith(working.sender))).toEqual({ result: 'sent' }),
+      () => modules.deliverOutbound(job, unconfigured),
+    );
+    // Assess
+    expect(outcome).toEqual({ result: { result: 'skipped' }, raced: true });
+    expect(working.calls).toHaveLength(1);
+    expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'sent', providerMessageId: expect.stringMatching(/^SM/) });
   });
 
   it('sends once the key is fixed within those tries', async () => {
