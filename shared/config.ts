@@ -1,5 +1,5 @@
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
-import { ConfigError } from '#shared/errors.ts';
+import { ConfigError, SecretUnavailableError } from '#shared/errors.ts';
 
 /**
  * Reads a required setting once, failing fast with a {@link ConfigError} when it is missing. The cloud
@@ -53,7 +53,12 @@ export async function getSecretSetting(name: SecretName): Promise<string> {
   if (plain !== undefined) return plain;
   const arn = optionalEnv(`${name}_SECRET_ARN`);
   if (arn === undefined) throw new ConfigError(`Missing required secret ${name}`);
-  const value = await getSecret<string>(arn, { maxAge: 300 });
+  let value: string | undefined;
+  try {
+    value = await getSecret<string>(arn, { maxAge: 300 });
+  } catch (cause) {
+    throw new SecretUnavailableError(`Secret ${name} could not be read`, { cause });
+  }
   if (typeof value !== 'string' || value === '') throw new ConfigError(`Secret ${name} is empty`);
   return value;
 }

@@ -118,3 +118,14 @@ export class ConfigError extends Error {
     this.name = 'ConfigError';
   }
 }
+
+/**
+ * A secret could not be read from Secrets Manager (unreachable, throttled, access denied): a fault on our
+ * side, never the client's. Unlike {@link ConfigError} it may pass by itself.
+ */
+export class SecretUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'SecretUnavailableError';
+  }
+}

@@ -1,6 +1,6 @@
 import { senderFor } from '#shared/adapters/providers/channel-senders.ts';
 import { requireEnv } from '#shared/config.ts';
-import { ConfigError } from '#shared/errors.ts';
+import { ConfigError, SecretUnavailableError } from '#shared/errors.ts';
 import {
   advanceStatus,
   asOutboundMessage,
@@ -271,7 +271,9 @@ async function deliver(job: DeliverJob, deps: DeliverDeps, reruns: number): Prom
     // Our credentials or settings refused (a key rotated badly, a sender not verified): retried like a
     // "not now" for a few minutes, then failed with the provider's reason for a person to send again once
     // fixed. Waiting longer would hold every later message of the conversation (one FIFO group).
-    const settingsFault = err instanceof ProviderConfigError || err instanceof ConfigError;
+    // A secret the adapter could not read (the secret store unreachable) stopped it before any call: the
+    // same, and not an unknown outcome.
+    const settingsFault = err instanceof ProviderConfigError || err instanceof ConfigError || err instanceof SecretUnavailableError;
     const settingsReason = err instanceof ProviderConfigError ? err.reason : 'settings:secret_unavailable';
     if (settingsFault) logger.error('provider refused our credentials, or a setting is missing', { ...log, channel: message.channel, reason: settingsReason, attempt });
     // An error of no kind the adapters give (a bug, an answer nobody could read) may have come after the

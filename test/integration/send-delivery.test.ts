@@ -294,6 +294,32 @@ describe('deliverOutbound', () => {
     expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'failed', failureReason: 'settings:secret_unavailable' });
   });
 
+  it('counts a secret the adapter cannot read from the secret store (unreachable) as a settings fault, not an unknown outcome: given back, retried, then failed saying so', async () => {
+    const { getSecretSetting } = await import('#shared/config.ts');
+    const names = ['TWILIO_API_KEY_SECRET', 'TWILIO_API_KEY_SECRET_SECRET_ARN', 'AWS_ENDPOINT_URL_SECRETS_MANAGER'] as const;
+    const saved = Object.fromEntries(names.map((n) => [n, process.env[n]]));
+    delete process.env.TWILIO_API_KEY_SECRET;
+    process.env.TWILIO_API_KEY_SECRET_SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:twilio-AbCdEf';
+    process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER = 'http://127.0.0.1:1';
+    try {
+      const { job } = await heldMessage();
+      // The adapter's first step, as the real adapters take it: the secret, before any call
+      const noStore = fakeSender(async () => void (await getSecretSetting('TWILIO_API_KEY_SECRET')));
+      expect(await modules.deliverOutbound(job, depsWith(noStore.sender))).toMatchObject({ result: 'later', why: 'transient', retryInSeconds: 10 });
+      const held = await messageIn(job.conversationId, job.messageId);
+      expect(held).toMatchObject({ status: 'queued', sendAttempts: 1 });
+      expect(held?.outcomeUnknownAt).toBeUndefined();
+      for (let i = 0; i < 3; i++) expect(await modules.deliverOutbound(job, depsWith(noStore.sender))).toMatchObject({ result: 'later', why: 'transient' });
+      expect(await modules.deliverOutbound(job, depsWith(noStore.sender))).toEqual({ result: 'failed' });
+      expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'failed', failureReason: 'settings:secret_unavailable' });
+    } finally {
+      for (const n of names) {
+        if (saved[n] === undefined) delete process.env[n];
+        else process.env[n] = saved[n];
+      }
+    }
+  });
+
   it('treats an error of no kind the adapters give (a 2xx nobody could read, a bug) as an unknown outcome: no second call within the settle time', async () => {
     const { job } = await heldMessage();
     const odd = fakeSender(async () => {
