@@ -91,6 +91,18 @@ export function asOutboundMessage(message: StoredMessage | undefined): OutboundM
 }
 
 /**
+ * The condition that a message is still as the sender read it before any claim of its own: `queued`, or
+ * (a retry after an unknown outcome) still `sending` under that very outcome with no provider id. Both
+ * the claim and a refusal before it write only on it, so neither overtakes another copy of the job.
+ */
+function unclaimedAsRead(asRead: Pick<OutboundMessage, 'status' | 'outcomeUnknownAt'>): { condition: string; values: Record<string, unknown> } {
+  const again = asRead.status === 'sending' && asRead.outcomeUnknownAt !== undefined;
+  return again
+    ? { condition: `${exists} AND #status = :sending AND outcomeUnknownAt = :unknownAt AND attribute_not_exists(providerMessageId)`, values: { ':sending': 'sending', ':unknownAt': asRead.outcomeUnknownAt } }
+    : { condition: `${exists} AND #status = :queued`, values: { ':queued': 'queued' } };
+}
+
+/**
  * The sender's claim: `queued` → `sending`, only if still `queued`, counting the message's `sendAttempts`. The one write that makes a send
  * happen at most once: of two copies of a job, one wins, the other sees `taken`. The claim is one
  * transaction with the checks that must still hold at that instant: the customer whose consent counts
@@ -118,24 +130,15 @@ export async function claimForSending(
   const consentHolders = [...new Set([message.customerId, ...mergedOnTheWay, customerId])];
   // A retry after an unknown outcome claims the message it left `sending`, only while no callback has
   // named it (no provider id) and no other retry has claimed it since (the same outcomeUnknownAt).
-  const again = message.status === 'sending' && message.outcomeUnknownAt !== undefined;
+  const asRead = unclaimedAsRead(message);
   const claim = revised({
     TableName: getTableName(),
     Key: messageKey(message.conversationId, message.messageId),
     UpdateExpression:
       'SET #status = :sending, statusRank = :sendingRank, statusUpdatedAt = :now, sendingAt = :now, sendAttempts = if_not_exists(sendAttempts, :noAttempts) + :oneAttempt REMOVE outcomeUnknownAt',
-    ConditionExpression: again
-      ? `${exists} AND #status = :sending AND outcomeUnknownAt = :unknownAt AND attribute_not_exists(providerMessageId)`
-      : `${exists} AND #status = :queued`,
+    ConditionExpression: asRead.condition,
     ExpressionAttributeNames: { '#status': 'status' },
-    ExpressionAttributeValues: {
-      ':sending': 'sending',
-      ':sendingRank': deliveryStatusRank.sending,
-      ':now': now,
-      ':noAttempts': 0,
-      ':oneAttempt': 1,
-      ...(again ? { ':unknownAt': message.outcomeUnknownAt } : { ':queued': 'queued' }),
-    },
+    ExpressionAttributeValues: { ...asRead.values, ':sending': 'sending', ':sendingRank': deliveryStatusRank.sending, ':now': now, ':noAttempts': 0, ':oneAttempt': 1 },
   });
   const notOptedOut = consentHolders.map((holder) => ({
     ConditionCheck: {
@@ -223,21 +226,13 @@ export async function refuseUnclaimed(
   now: string,
   asRead: Pick<OutboundMessage, 'status' | 'outcomeUnknownAt'>,
 ): Promise<'updated' | 'stale' | 'missing'> {
-  const unknownOutcome = asRead.status === 'sending' && asRead.outcomeUnknownAt !== undefined;
+  const unclaimed = unclaimedAsRead(asRead);
   const updated = await conditionalUpdate({
     Key: messageKey(conversationId, messageId),
     UpdateExpression: 'SET #status = :failed, statusRank = :failedRank, statusUpdatedAt = :now, failureReason = :reason',
-    ConditionExpression: unknownOutcome
-      ? `${exists} AND #status = :sending AND outcomeUnknownAt = :unknownAt AND attribute_not_exists(providerMessageId)`
-      : `${exists} AND #status = :queued`,
+    ConditionExpression: unclaimed.condition,
     ExpressionAttributeNames: { '#status': 'status' },
-    ExpressionAttributeValues: {
-      ':failed': 'failed',
-      ':failedRank': deliveryStatusRank.failed,
-      ':reason': reason,
-      ':now': now,
-      ...(unknownOutcome ? { ':sending': 'sending', ':unknownAt': asRead.outcomeUnknownAt } : { ':queued': 'queued' }),
-    },
+    ExpressionAttributeValues: { ...unclaimed.values, ':failed': 'failed', ':failedRank': deliveryStatusRank.failed, ':reason': reason, ':now': now },
   });
   if (updated) return 'updated';
   return (await getOutboundMessage(conversationId, messageId)) ? 'stale' : 'missing';

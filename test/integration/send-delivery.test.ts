@@ -74,6 +74,17 @@ function depsWith(sender: ChannelSender): DeliverDeps {
   return { senderFor: () => sender, now: () => new Date(Date.now() + 2 * HOUR) };
 }
 
+/** A sender whose channel has no provider settings at all (as channel-senders.ts refuses it). */
+async function unconfiguredDeps(): Promise<DeliverDeps> {
+  const { ConfigError } = await import('#shared/errors.ts');
+  return {
+    senderFor: () => {
+      throw new ConfigError('No sms provider configured: missing TWILIO_FROM_NUMBER (and LOCAL_OUTBOX is not 1)');
+    },
+    now: () => new Date(Date.now() + 2 * HOUR),
+  };
+}
+
 /**
  * Runs `act` with `race` run once, just before the first TransactWriteItems this process sends (the
  * sender's claim), from a middleware on the data module's own DynamoDB client: a change that lands
@@ -330,15 +341,8 @@ describe('deliverOutbound', () => {
   });
 
   it('fails a message on a channel that is not configured at all at once (channel_not_configured), so it holds nothing behind it', async () => {
-    const { ConfigError } = await import('#shared/errors.ts');
     const { job } = await heldMessage();
-    const deps: DeliverDeps = {
-      senderFor: () => {
-        throw new ConfigError('No sms provider configured: missing TWILIO_FROM_NUMBER (and LOCAL_OUTBOX is not 1)');
-      },
-      now: () => new Date(Date.now() + 2 * HOUR),
-    };
-    expect(await modules.deliverOutbound(job, deps)).toEqual({ result: 'failed' });
+    expect(await modules.deliverOutbound(job, await unconfiguredDeps())).toEqual({ result: 'failed' });
     expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'failed', failureReason: 'channel_not_configured' });
     // Never claimed: no try is counted for a call that was never made
     expect((await messageIn(job.conversationId, job.messageId))?.sendAttempts ?? 0).toBe(0);
@@ -386,14 +390,8 @@ describe('deliverOutbound', () => {
 
   it('leaves a message another copy of the job sent meanwhile as sent when this copy refuses it before any claim', async () => {
     // Prepare: this copy finds the channel not configured (a container from before a settings deploy)
-    const { ConfigError } = await import('#shared/errors.ts');
     const { job } = await heldMessage();
-    const unconfigured: DeliverDeps = {
-      senderFor: () => {
-        throw new ConfigError('No sms provider configured');
-      },
-      now: () => new Date(Date.now() + 2 * HOUR),
-    };
+    const unconfigured = await unconfiguredDeps();
     const working = fakeSender();
     // Act: the other copy sends the message between this copy's read and its refusal
     const outcome = await withRaceBefore(
