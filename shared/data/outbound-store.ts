@@ -28,6 +28,11 @@ export type OutboundMessage = StoredMessage & {
    * the retry claims it again only if no status callback has named it since.
    */
   outcomeUnknownAt?: string;
+  /**
+   * Failed `provider_outcome_unknown` after a retry: why that retry did not send (`opted_out`,
+   * `template_not_approved`, a provider code…). An earlier try got no answer and may have gone out.
+   */
+  retryFailureReason?: string;
   /** When the sender last claimed it (`queued` → `sending`) to call its provider. */
   sendingAt?: string;
   /**
@@ -208,10 +213,27 @@ export async function releaseClaim(conversationId: string, messageId: string, no
   });
 }
 
+/** Why a send may have gone out although it ends `failed`: a try got no answer from the provider. */
+export const OUTCOME_UNKNOWN_REASON = 'provider_outcome_unknown';
+
+/**
+ * The failure attributes of a message. After a try whose outcome is unknown, the message may have gone
+ * out whatever stopped the retry (an opt-out since, a revoked version, the provider refusing the retry):
+ * its `failureReason` says so (`provider_outcome_unknown`), and the retry's own reason is kept beside it
+ * (`retryFailureReason`), so that neither the thread nor the audit of it claims a message was not sent
+ * when it may have been.
+ */
+function failureFields(reason: string, afterUnknownOutcome: boolean): { set: string; values: Record<string, string> } {
+  if (!afterUnknownOutcome || reason === OUTCOME_UNKNOWN_REASON) return { set: 'failureReason = :reason', values: { ':reason': reason } };
+  return { set: 'failureReason = :reason, retryFailureReason = :retryReason', values: { ':reason': OUTCOME_UNKNOWN_REASON, ':retryReason': reason } };
+}
+
 /**
  * `failed` with `reason` for a message refused before any claim, only while it is as it was read: still
  * `queued` or, for a retry after an unknown outcome, still `sending` under that very outcome
  * (`outcomeUnknownAt`) with no provider id. A copy of the job that claimed or sent it meanwhile is left alone.
+ * The retry's refusal then fails it `provider_outcome_unknown`, its own reason kept beside (see
+ * {@link failureFields}).
  *
  * @returns `updated`, `stale` (claimed, sent or moved on meanwhile) or `missing` (no such outbound message there).
  * @example
@@ -227,12 +249,14 @@ export async function refuseUnclaimed(
   asRead: Pick<OutboundMessage, 'status' | 'outcomeUnknownAt'>,
 ): Promise<'updated' | 'stale' | 'missing'> {
   const unclaimed = unclaimedAsRead(asRead);
+  const afterUnknown = asRead.status === 'sending' && asRead.outcomeUnknownAt !== undefined;
+  const failure = failureFields(reason, afterUnknown);
   const updated = await conditionalUpdate({
     Key: messageKey(conversationId, messageId),
-    UpdateExpression: 'SET #status = :failed, statusRank = :failedRank, statusUpdatedAt = :now, failureReason = :reason',
+    UpdateExpression: `SET #status = :failed, statusRank = :failedRank, statusUpdatedAt = :now, ${failure.set}`,
     ConditionExpression: unclaimed.condition,
     ExpressionAttributeNames: { '#status': 'status' },
-    ExpressionAttributeValues: { ...unclaimed.values, ':failed': 'failed', ':failedRank': deliveryStatusRank.failed, ':reason': reason, ':now': now },
+    ExpressionAttributeValues: { ...unclaimed.values, ...failure.values, ':failed': 'failed', ':failedRank': deliveryStatusRank.failed, ':now': now },
   });
   if (updated) return 'updated';
   return (await getOutboundMessage(conversationId, messageId)) ? 'stale' : 'missing';
@@ -241,6 +265,8 @@ export async function refuseUnclaimed(
 /**
  * `failed` with `reason` for a send whose outcome is unknown, only while it is `sending` and no status
  * callback has named it (no provider id): a callback that did says the provider has it, and it stays.
+ * A reason other than `provider_outcome_unknown` (the retry's) is kept as `retryFailureReason`, and the
+ * message fails `provider_outcome_unknown` (see {@link failureFields}).
  *
  * @returns `updated`, `stale` (named or moved on meanwhile) or `missing` (no such outbound message there).
  * @example
@@ -249,12 +275,13 @@ export async function refuseUnclaimed(
  * ```
  */
 export async function failUnnamedSend(conversationId: string, messageId: string, reason: string, now: string): Promise<'updated' | 'stale' | 'missing'> {
+  const failure = failureFields(reason, true);
   const updated = await conditionalUpdate({
     Key: messageKey(conversationId, messageId),
-    UpdateExpression: 'SET #status = :failed, statusRank = :failedRank, statusUpdatedAt = :now, failureReason = :reason',
+    UpdateExpression: `SET #status = :failed, statusRank = :failedRank, statusUpdatedAt = :now, ${failure.set}`,
     ConditionExpression: `${exists} AND #status = :sending AND attribute_not_exists(providerMessageId)`,
     ExpressionAttributeNames: { '#status': 'status' },
-    ExpressionAttributeValues: { ':sending': 'sending', ':failed': 'failed', ':failedRank': deliveryStatusRank.failed, ':reason': reason, ':now': now },
+    ExpressionAttributeValues: { ...failure.values, ':sending': 'sending', ':failed': 'failed', ':failedRank': deliveryStatusRank.failed, ':now': now },
   });
   if (updated) return 'updated';
   return (await getOutboundMessage(conversationId, messageId)) ? 'stale' : 'missing';

@@ -94,6 +94,8 @@ export type Message = {
   providerMessageId?: string;
   /** Why a send failed for good (provider error code or product rule). */
   failureReason?: string;
+  /** Failed `provider_outcome_unknown` after a retry: why that retry did not send. */
+  retryFailureReason?: string;
   /** Broadcast pacing: not handed to a provider before this instant. */
   notBefore?: string;
   broadcastId?: string;

@@ -274,6 +274,40 @@ describe('deliverOutbound', () => {
       expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'failed', failureReason: 'provider_outcome_unknown' });
     });
 
+    describe('a retry that does not send says the message may have gone out (provider_outcome_unknown), its own reason beside', () => {
+      it('the customer opted out after the unanswered try: refused by the claim, no call', async () => {
+        const { job, customer } = await heldMessage();
+        expect(await modules.deliverOutbound(job, steppingDeps(unheard().sender))).toMatchObject({ result: 'later', why: 'transient' });
+        await modules.setConsent({ customerId: customer.customerId, channel: 'sms', status: 'opted_out', source: 'sms:STOP', actor: 'customer', now: new Date().toISOString() });
+        const retry = fakeSender();
+        expect(await modules.deliverOutbound(job, steppingDeps(retry.sender))).toEqual({ result: 'failed' });
+        expect(retry.calls).toHaveLength(0);
+        expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'failed', failureReason: 'provider_outcome_unknown', retryFailureReason: 'opted_out' });
+      });
+
+      it('the provider refused the retry for good (21211): one call on the retry, and the message still says it may have gone out', async () => {
+        const { job } = await heldMessage();
+        expect(await modules.deliverOutbound(job, steppingDeps(unheard().sender))).toMatchObject({ result: 'later', why: 'transient' });
+        const refusing = fakeSender(async () => {
+          throw new modules.errors.PermanentDeliveryError('twilio:21211');
+        });
+        expect(await modules.deliverOutbound(job, steppingDeps(refusing.sender))).toEqual({ result: 'failed' });
+        expect(refusing.calls).toHaveLength(1);
+        expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'failed', failureReason: 'provider_outcome_unknown', retryFailureReason: 'twilio:21211' });
+      });
+
+      it('the channel lost its settings before the retry: refused before any claim, no call', async () => {
+        const { job } = await heldMessage();
+        expect(await modules.deliverOutbound(job, steppingDeps(unheard().sender))).toMatchObject({ result: 'later', why: 'transient' });
+        const unconfigured = await unconfiguredDeps();
+        expect(await modules.deliverOutbound(job, { ...unconfigured, now: () => new Date((stepped += 10 * 60_000)) })).toEqual({ result: 'failed' });
+        const message = await messageIn(job.conversationId, job.messageId);
+        expect(message).toMatchObject({ status: 'failed', failureReason: 'provider_outcome_unknown', retryFailureReason: 'channel_not_configured' });
+        // Not claimed again: the unanswered try was the only one.
+        expect(message?.sendAttempts).toBe(1);
+      });
+    });
+
     it('after five unanswered tries, marks the message failed with provider_outcome_unknown', async () => {
       const { job } = await heldMessage();
       for (let i = 0; i < 4; i++) expect(await modules.deliverOutbound(job, steppingDeps(unheard().sender))).toMatchObject({ result: 'later', why: 'transient' });
@@ -433,7 +467,10 @@ describe('deliverOutbound', () => {
     const { calls, sender } = fakeSender();
     expect(await modules.deliverOutbound(job, depsWith(sender))).toEqual({ result: 'failed' });
     expect(calls).toHaveLength(0);
-    expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'failed', failureReason: 'opted_out' });
+    const message = await messageIn(job.conversationId, job.messageId);
+    expect(message).toMatchObject({ status: 'failed', failureReason: 'opted_out' });
+    // No try went unanswered: nothing says it may have gone out.
+    expect(message?.retryFailureReason).toBeUndefined();
   });
 
   it('re-renders a templated message from the approved version, and fails it once the version is revoked', async () => {
