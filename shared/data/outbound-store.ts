@@ -223,9 +223,11 @@ export const OUTCOME_UNKNOWN_REASON = 'provider_outcome_unknown';
  * (`retryFailureReason`), so that neither the thread nor the audit of it claims a message was not sent
  * when it may have been.
  */
-function failureFields(reason: string, afterUnknownOutcome: boolean): { set: string; values: Record<string, string> } {
-  if (!afterUnknownOutcome || reason === OUTCOME_UNKNOWN_REASON) return { set: 'failureReason = :reason', values: { ':reason': reason } };
-  return { set: 'failureReason = :reason, retryFailureReason = :retryReason', values: { ':reason': OUTCOME_UNKNOWN_REASON, ':retryReason': reason } };
+function failureFields(reason: string, afterUnknownOutcome: boolean): { set: string; remove: string; values: Record<string, string> } {
+  // `outcomeUnknownAt` belongs to a `sending` message (the retry's wait): a failed one no longer has it.
+  const remove = ' REMOVE outcomeUnknownAt';
+  if (!afterUnknownOutcome || reason === OUTCOME_UNKNOWN_REASON) return { set: 'failureReason = :reason', remove, values: { ':reason': reason } };
+  return { set: 'failureReason = :reason, retryFailureReason = :retryReason', remove, values: { ':reason': OUTCOME_UNKNOWN_REASON, ':retryReason': reason } };
 }
 
 /**
@@ -253,7 +255,7 @@ export async function refuseUnclaimed(
   const failure = failureFields(reason, afterUnknown);
   const updated = await conditionalUpdate({
     Key: messageKey(conversationId, messageId),
-    UpdateExpression: `SET #status = :failed, statusRank = :failedRank, statusUpdatedAt = :now, ${failure.set}`,
+    UpdateExpression: `SET #status = :failed, statusRank = :failedRank, statusUpdatedAt = :now, ${failure.set}${failure.remove}`,
     ConditionExpression: unclaimed.condition,
     ExpressionAttributeNames: { '#status': 'status' },
     ExpressionAttributeValues: { ...unclaimed.values, ...failure.values, ':failed': 'failed', ':failedRank': deliveryStatusRank.failed, ':now': now },
@@ -278,7 +280,7 @@ export async function failUnnamedSend(conversationId: string, messageId: string,
   const failure = failureFields(reason, true);
   const updated = await conditionalUpdate({
     Key: messageKey(conversationId, messageId),
-    UpdateExpression: `SET #status = :failed, statusRank = :failedRank, statusUpdatedAt = :now, ${failure.set}`,
+    UpdateExpression: `SET #status = :failed, statusRank = :failedRank, statusUpdatedAt = :now, ${failure.set}${failure.remove}`,
     ConditionExpression: `${exists} AND #status = :sending AND attribute_not_exists(providerMessageId)`,
     ExpressionAttributeNames: { '#status': 'status' },
     ExpressionAttributeValues: { ...failure.values, ':sending': 'sending', ':failed': 'failed', ':failedRank': deliveryStatusRank.failed, ':now': now },

@@ -132,7 +132,7 @@ async function deliver(job: DeliverJob, deps: DeliverDeps, reruns: number): Prom
    */
   const failUnnamed = async (reason: string): Promise<DeliverOutcome> => {
     const outcome = await writeFollowingMerge(message, (at) => failUnnamedSend(at, messageId, reason, deps.now().toISOString()), (r) => r !== 'missing');
-    logger.info('outbound message not sent', { ...log, reason, applied: outcome === 'updated' });
+    logger.info('outbound message failed; an earlier try may have gone out', { ...log, reason, applied: outcome === 'updated' });
     return outcome === 'updated' ? { result: 'failed' } : { result: 'skipped' };
   };
   // Anything else was handled already (a duplicate job), unless an attempt's outcome was left unknown
@@ -177,7 +177,7 @@ async function deliver(job: DeliverJob, deps: DeliverDeps, reruns: number): Prom
    */
   const refuse = async (reason: string): Promise<DeliverOutcome> => {
     const outcome = await writeFollowingMerge(message, (at) => refuseUnclaimed(at, messageId, reason, deps.now().toISOString(), message), (r) => r !== 'missing');
-    logger.info('outbound message not sent', { ...log, reason, applied: outcome === 'updated' });
+    logger.info(retryAfterUnknown ? 'outbound message failed; an earlier try may have gone out' : 'outbound message not sent', { ...log, reason, applied: outcome === 'updated' });
     return outcome === 'updated' ? { result: 'failed' } : { result: 'skipped' };
   };
   /** A failure of a claimed message (this job holds the claim). */
@@ -280,13 +280,15 @@ async function deliver(job: DeliverJob, deps: DeliverDeps, reruns: number): Prom
     // provider took the message: its outcome is unknown too.
     const unexpected = !(err instanceof TransientDeliveryError) && !settingsFault;
     if (unexpected) logger.error('provider call failed in an unexpected way; outcome unknown', { ...log, channel: message.channel, error: err instanceof Error ? { name: err.name, message: err.message } : { name: typeof err } });
+    const thisTryUnknown = (err instanceof TransientDeliveryError && err.outcomeUnknown) || unexpected;
     // Unknown also when this try was refused but an earlier one went unanswered: that one may have gone out.
-    const outcomeUnknown = (err instanceof TransientDeliveryError && err.outcomeUnknown) || unexpected || retryAfterUnknown;
+    const outcomeUnknown = thisTryUnknown || retryAfterUnknown;
     if (attempt >= MAX_SEND_ATTEMPTS) {
       // The last try: the message says it failed rather than sitting `queued` for ever (or, outcome
       // unknown, that it may have gone out, unless a callback has named it meanwhile). The job is done:
-      // a replay of it would find it failed.
-      if (outcomeUnknown) return failUnnamed('provider_outcome_unknown');
+      // a replay of it would find it failed. This try refused after an unanswered one: `fail` records
+      // `provider_outcome_unknown` with this try's own reason beside it.
+      if (thisTryUnknown) return failUnnamed('provider_outcome_unknown');
       return fail(settingsFault ? settingsReason : 'retries_exhausted');
     }
     // The provider said no: the claim is given back. It may have said yes unheard: the message stays

@@ -271,7 +271,7 @@ describe('deliverOutbound', () => {
       });
       for (let i = 0; i < 3; i++) expect(await modules.deliverOutbound(job, steppingDeps(refused.sender))).toMatchObject({ result: 'later' });
       expect(await modules.deliverOutbound(job, steppingDeps(refused.sender))).toEqual({ result: 'failed' });
-      expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'failed', failureReason: 'provider_outcome_unknown' });
+      expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'failed', failureReason: 'provider_outcome_unknown', retryFailureReason: 'retries_exhausted' });
     });
 
     describe('a retry that does not send says the message may have gone out (provider_outcome_unknown), its own reason beside', () => {
@@ -296,6 +296,20 @@ describe('deliverOutbound', () => {
         expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'failed', failureReason: 'provider_outcome_unknown', retryFailureReason: 'twilio:21211' });
       });
 
+      it('the version was revoked after the unanswered try: refused by the claim, no call', async () => {
+        const template = await approvedTemplate();
+        const { job } = await heldMessage({ body: undefined, templateId: template.templateId, variables: { name: 'Ida' } });
+        expect(await modules.deliverOutbound(job, steppingDeps(unheard().sender))).toMatchObject({ result: 'later', why: 'transient' });
+        await jsonOf(await call('POST', `/templates/${template.templateId}/versions/1/revoke`, template.approver, { reason: 'Wrong ETA' }), 200);
+        const retry = fakeSender();
+        expect(await modules.deliverOutbound(job, steppingDeps(retry.sender))).toEqual({ result: 'failed' });
+        expect(retry.calls).toHaveLength(0);
+        const message = await messageIn(job.conversationId, job.messageId);
+        expect(message).toMatchObject({ status: 'failed', failureReason: 'provider_outcome_unknown', retryFailureReason: 'template_not_approved' });
+        // The wait for the provider's word is over: a failed message has none.
+        expect(message?.outcomeUnknownAt).toBeUndefined();
+      });
+
       it('the channel lost its settings before the retry: refused before any claim, no call', async () => {
         const { job } = await heldMessage();
         expect(await modules.deliverOutbound(job, steppingDeps(unheard().sender))).toMatchObject({ result: 'later', why: 'transient' });
@@ -303,6 +317,7 @@ describe('deliverOutbound', () => {
         expect(await modules.deliverOutbound(job, { ...unconfigured, now: () => new Date((stepped += 10 * 60_000)) })).toEqual({ result: 'failed' });
         const message = await messageIn(job.conversationId, job.messageId);
         expect(message).toMatchObject({ status: 'failed', failureReason: 'provider_outcome_unknown', retryFailureReason: 'channel_not_configured' });
+        expect(message?.outcomeUnknownAt).toBeUndefined();
         // Not claimed again: the unanswered try was the only one.
         expect(message?.sendAttempts).toBe(1);
       });
@@ -312,7 +327,10 @@ describe('deliverOutbound', () => {
       const { job } = await heldMessage();
       for (let i = 0; i < 4; i++) expect(await modules.deliverOutbound(job, steppingDeps(unheard().sender))).toMatchObject({ result: 'later', why: 'transient' });
       expect(await modules.deliverOutbound(job, steppingDeps(unheard().sender))).toEqual({ result: 'failed' });
-      expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'failed', failureReason: 'provider_outcome_unknown' });
+      const message = await messageIn(job.conversationId, job.messageId);
+      expect(message).toMatchObject({ status: 'failed', failureReason: 'provider_outcome_unknown' });
+      // Every try went unanswered: no retry refused it.
+      expect(message?.retryFailureReason).toBeUndefined();
     });
   });
 
