@@ -45,7 +45,8 @@ function signedBody(i: number): { body: string; signature: string } {
  * past them (never seen here), a body is made when it is sent.
  */
 const prepared = Array.from({ length: seconds === 0 ? customers : Math.ceil(seconds * (rate > 0 ? rate : 1500)) + 1 }, (_, i) => signedBody(i));
-const bodyFor = (i: number) => prepared[i] ?? signedBody(i);
+let signedInline = 0;
+const bodyFor = (i: number) => prepared[i] ?? (signedInline++, signedBody(i));
 
 const latencies: number[] = [];
 let errors = 0;
@@ -100,4 +101,4 @@ const elapsed = (performance.now() - started) / 1000;
 await dispatcher.close();
 latencies.sort((a, b) => a - b);
 const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN;
-console.log(JSON.stringify({ ok: latencies.length, errors, seconds: elapsed, rps: latencies.length / elapsed, p50: pct(50), p99: pct(99) }));
+console.log(JSON.stringify({ ok: latencies.length, errors, seconds: elapsed, rps: latencies.length / elapsed, p50: pct(50), p99: pct(99), signedInline }));
