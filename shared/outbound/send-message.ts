@@ -135,7 +135,7 @@ export async function sendMessage(cmd: SendMessageCommand, deps: SendMessageDeps
   });
 
   try {
-    await deps.queue.enqueue({ messageId, conversationId: customer.conversationId }, { paced: cmd.notBefore !== undefined });
+    await deps.queue.enqueue({ messageId, conversationId: customer.conversationId }, cmd.notBefore !== undefined ? { pacedOn: cmd.channel } : {});
   } catch (err) {
     // The message is in the thread already: it must not stay `queued` with no job to send it. Only while
     // still `queued`: a send the queue took after all (an answer lost on the way back) may be out already.

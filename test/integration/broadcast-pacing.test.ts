@@ -173,6 +173,27 @@ describe('broadcast use case: pacing and time budget', () => {
     expect(await store.getOutboundMessage(customer!.conversationId, held.accepted[0]!.messageId)).toMatchObject({ status: 'queued', notBefore: start.toISOString() });
   });
 
+  it('never holds up a broadcast on one channel behind another channel’s broadcast message waiting for its slot', async () => {
+    // Prepare: a customer on chat and email; a chat broadcast message held until 2030 on the outbound queue.
+    const res = await postChat(baseUrl(), { messageId: freshId('m'), userId: freshId('user'), text: 'hi', sentAt: new Date().toISOString(), email: `${freshId('pace')}@example.com` }, { secret: stackEnv().CHAT_WEBHOOK_SECRET });
+    expect(res.status).toBe(200);
+    const { conversationId } = (await res.json()) as { conversationId: string };
+    const customerId = `cus_${conversationId.slice('conv_'.length)}`;
+    const held = await broadcast.startBroadcast({ templateId: await approvedChatTemplate(), channel: 'chat', customerIds: [customerId], createdBy: 'agent-1' }, { ...recordingSender(), now: () => start, ratePerSecond: () => 1 });
+    expect(held.accepted).toHaveLength(1);
+    // Act: an email broadcast to the same customer, due now (email is paced on its own).
+    const editor = { sub: freshId('editor'), roles: ['editor'] };
+    const created = await call('/templates', editor, { name: 'Outage', variables: [], content: { email: { subject: 'Outage', text: 'Card payments are down; we are on it.' } } });
+    const { templateId } = (await created.json()) as { templateId: string };
+    expect((await call(`/templates/${templateId}/versions/1/submit`, editor)).status).toBe(200);
+    expect((await call(`/templates/${templateId}/versions/1/approve`, { sub: freshId('approver'), roles: ['approver'] })).status).toBe(200);
+    const notice = await broadcast.startBroadcast({ templateId, channel: 'email', customerIds: [customerId], createdBy: 'agent-1' }, { ...recordingSender(), now: () => new Date(), ratePerSecond: () => 10 });
+    expect(notice.accepted).toHaveLength(1);
+    // Assess: the email goes out now; the chat message still waits for 2030.
+    await waitFor(async () => (await store.getOutboundMessage(conversationId, notice.accepted[0]!.messageId))?.status === 'sent', { timeoutMs: 15_000 });
+    expect(await store.getOutboundMessage(conversationId, held.accepted[0]!.messageId)).toMatchObject({ status: 'queued', notBefore: start.toISOString() });
+  });
+
   it('reports the customers it had no time left for as not_attempted, in order, and queues nothing for them', async () => {
     // Prepare
     const customers = await chatCustomers(3);

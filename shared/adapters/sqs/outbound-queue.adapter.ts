@@ -1,5 +1,6 @@
 import { ChangeMessageVisibilityCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { optionalEnv, requireEnv } from '#shared/config.ts';
+import type { Channel } from '#shared/domain/message.ts';
 import { consumerTimeoutSeconds, queueConsumers } from '#shared/routes.ts';
 
 /** Created once per cold start; exported so that tests can watch the calls it makes. */
@@ -25,9 +26,10 @@ export const MAX_HIDE_SECONDS = MAX_VISIBILITY_SECONDS - 2 * consumerTimeoutSeco
 export type OutboundQueue = {
   /**
    * Queues a send job; a second enqueue of the same message id within 5 minutes is dropped by SQS.
-   * `paced`: a message held until a later time (broadcast pacing), queued in its own lane.
+   * `pacedOn`: a message held until a later time by its channel's broadcast pacing, queued in that
+   * channel's own lane of the conversation.
    */
-  enqueue(job: OutboundJob, options?: { paced?: boolean }): Promise<void>;
+  enqueue(job: OutboundJob, options?: { pacedOn?: Channel }): Promise<void>;
   /**
    * Keeps a received job hidden for `seconds` from now (broadcast pacing, retry backoff), at most
    * {@link MAX_HIDE_SECONDS}: a longer wait comes back then and is hidden again.
@@ -38,9 +40,11 @@ export type OutboundQueue = {
 /**
  * The outbound queue on SQS FIFO: `MessageGroupId` is the conversation (order per customer, parallel
  * across customers), `MessageDeduplicationId` the message id (a retried enqueue adds no second job).
- * A paced message (held until its `notBefore`) goes in the conversation's second group,
- * `<conversationId>#paced`: a FIFO group hands out nothing while its head is held back, and an agent's
- * reply must not wait behind a broadcast's slot. Paced messages keep their order among themselves.
+ * A paced message (held until its `notBefore`) goes in a group of its conversation and channel,
+ * `<conversationId>#paced#<channel>`: a FIFO group hands out nothing while its head is held back, so an
+ * agent's reply must not wait behind a broadcast's slot, nor an email broadcast behind the slot an SMS
+ * broadcast booked hours ahead (each channel is paced on its own). Paced messages of one channel keep
+ * their order among themselves, as their slots do.
  * Its URL (`OUTBOUND_QUEUE_URL`) is read on first use.
  *
  * @example
@@ -49,12 +53,12 @@ export type OutboundQueue = {
  * ```
  */
 export const sqsOutboundQueue: OutboundQueue = {
-  async enqueue(job: OutboundJob, options: { paced?: boolean } = {}): Promise<void> {
+  async enqueue(job: OutboundJob, options: { pacedOn?: Channel } = {}): Promise<void> {
     await sqs.send(
       new SendMessageCommand({
         QueueUrl: requireEnv('OUTBOUND_QUEUE_URL'),
         MessageBody: JSON.stringify({ messageId: job.messageId, conversationId: job.conversationId }),
-        MessageGroupId: options.paced ? `${job.conversationId}#paced` : job.conversationId,
+        MessageGroupId: options.pacedOn ? `${job.conversationId}#paced#${options.pacedOn}` : job.conversationId,
         MessageDeduplicationId: job.messageId,
       }),
     );
