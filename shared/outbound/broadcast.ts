@@ -206,7 +206,11 @@ export async function startBroadcast(cmd: BroadcastCommand, deps: BroadcastDeps 
     }
   });
 
-  await completeBroadcast(broadcastId, { accepted: accepted.size, refused: refused.size, now: deps.now().toISOString() });
+  // The messages are queued: a failure to record the counts must not answer 5xx, which would have the
+  // caller send the broadcast again and every customer get it twice. Logged; the record stays `queuing`.
+  await completeBroadcast(broadcastId, { accepted: accepted.size, refused: refused.size, now: deps.now().toISOString() }).catch((err: unknown) =>
+    logger.error('broadcast queued; its record could not be completed', { broadcastId, accepted: accepted.size, refused: refused.size, error: err }),
+  );
   logger.info('broadcast queued', { broadcastId, templateId: version.templateId, version: version.version, channel: cmd.channel, accepted: accepted.size, refused: refused.size });
   const inOrder = <T>(m: Map<number, T>) => [...m.entries()].sort(([a], [b]) => a - b).map(([, v]) => v);
   return { broadcastId, templateId: version.templateId, version: version.version, channel: cmd.channel, accepted: inOrder(accepted), refused: inOrder(refused) };

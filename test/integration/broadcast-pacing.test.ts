@@ -211,6 +211,39 @@ describe('broadcast use case: pacing and time budget', () => {
     for (const c of customers) expect(await outboundOf(c.conversationId)).toEqual([]);
   });
 
+  it('answers with what it queued when the broadcast record cannot be completed afterwards, so the caller does not send it again', async () => {
+    // Prepare: every UpdateItem on a broadcast record fails (the completion write), on the real client.
+    const customers = await chatCustomers(2);
+    const templateId = await approvedChatTemplate();
+    const { dynamoClient } = await import('#shared/data/client.ts');
+    const name = `fail-broadcast-completion-${freshId('mw')}`;
+    let refusedWrites = 0;
+    dynamoClient.middlewareStack.add(
+      (next, context) => async (args) => {
+        // The document client's command may reach here marshalled or not.
+        const pk = (args.input as { Key?: { pk?: string | { S?: string } } }).Key?.pk;
+        const key = typeof pk === 'string' ? pk : (pk?.S ?? '');
+        if (/^Update/.test(context.commandName ?? '') && key.startsWith('BCAST#')) {
+          refusedWrites++;
+          throw Object.assign(new Error('Throughput exceeds the current capacity of your table'), { name: 'ProvisionedThroughputExceededException' });
+        }
+        return next(args);
+      },
+      { step: 'initialize', name },
+    );
+    let result: Awaited<ReturnType<Broadcast['startBroadcast']>>;
+    try {
+      // Act
+      result = await broadcast.startBroadcast({ templateId, channel: 'chat', customerIds: customers.map((c) => c.customerId), createdBy: 'agent-1' }, { ...recordingSender(), now: () => start, ratePerSecond: () => 10 });
+    } finally {
+      dynamoClient.middlewareStack.remove(name);
+    }
+    // Assess: the completion write was refused, and the answer still lists both queued messages.
+    expect(refusedWrites).toBeGreaterThan(0);
+    expect(result.accepted.map((a) => a.customerId)).toEqual(customers.map((c) => c.customerId));
+    for (const [i, c] of customers.entries()) expect((await outboundOf(c.conversationId)).map((m) => m.messageId)).toEqual([result.accepted[i]!.messageId]);
+  });
+
   it('reports a store failure on one customer for a retry and still queues the others', async () => {
     // Prepare
     const customers = await chatCustomers(3);
