@@ -1,0 +1,80 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { applyStackEnv } from '#test/helpers/index.ts';
+import type { SendgridEvent } from '#shared/channels/sendgrid/event-webhook.ts';
+import { errorOf, jsonOf, messageIn, newCustomer, send, waitForStatus } from '../model/outbound-support.ts';
+
+/**
+ * A verified SendGrid batch as the use case applies it, in this process against the stack's DynamoDB,
+ * with the data module's own client watched (or made to fail) by a middleware: what a large batch costs,
+ * and what is recorded when part of it fails.
+ */
+
+let restore: () => void;
+let m: {
+  applySendgridEvents: typeof import('#shared/outbound/status-callbacks.ts').applySendgridEvents;
+  dynamoClient: typeof import('#shared/data/client.ts').dynamoClient;
+};
+beforeAll(async () => {
+  restore = applyStackEnv();
+  m = { applySendgridEvents: (await import('#shared/outbound/status-callbacks.ts')).applySendgridEvents, dynamoClient: (await import('#shared/data/client.ts')).dynamoClient };
+});
+afterAll(() => restore());
+
+/** Runs `act` with every DynamoDB call of this process seen by `watch` first (it may throw instead). */
+async function watching<T>(watch: (commandName: string, input: unknown) => void, act: () => Promise<T>): Promise<T> {
+  const name = `watch-${randomBytes(6).toString('hex')}`;
+  m.dynamoClient.middlewareStack.add(
+    (next, context) => async (args) => {
+      watch(context.commandName ?? '', args.input);
+      return next(args);
+    },
+    { step: 'initialize', name },
+  );
+  try {
+    return await act();
+  } finally {
+    m.dynamoClient.middlewareStack.remove(name);
+  }
+}
+
+async function sentEmail() {
+  const customer = await newCustomer();
+  const { messageId } = await jsonOf<{ messageId: string }>(await send(customer.conversationId, { channel: 'email', body: 'Your ticket is resolved.', subject: 'Ticket 7' }), 202);
+  await waitForStatus(customer.conversationId, messageId, 'sent');
+  return { customer, conversationId: customer.conversationId, messageId };
+}
+
+const fakeId = (prefix: 'msg' | 'conv') => `${prefix}_${randomBytes(16).toString('hex')}`;
+
+describe('a SendGrid event batch', () => {
+  it('reads nothing for the events it does not act on (open, click, deferred, any other name), and changes nothing', async () => {
+    const { conversationId, messageId } = await sentEmail();
+    const before = await messageIn(conversationId, messageId);
+    const names = ['open', 'click', 'deferred', 'constructor', 'toString', '__proto__', 'hasOwnProperty'];
+    const events: SendgridEvent[] = Array.from({ length: 70 }, (_, i) => ({ event: names[i % names.length]!, messageId, conversationId, email: 'x@example.com' }));
+    const calls: string[] = [];
+    await watching((commandName) => calls.push(commandName), () => m.applySendgridEvents(events));
+    expect(calls).toEqual([]);
+    expect(await messageIn(conversationId, messageId)).toEqual(before);
+  });
+
+  it('records the opt-outs of a batch first: a store failure on its delivery events still leaves them recorded for the retry', async () => {
+    // Prepare: a customer whose unsubscribe comes last, after more delivery events than one wave takes.
+    const { customer, conversationId, messageId } = await sentEmail();
+    const failing = Array.from({ length: 12 }, () => ({ event: 'delivered', messageId: fakeId('msg'), conversationId: fakeId('conv') }));
+    const failingIds = new Set(failing.map((e) => e.messageId));
+    const storeFault = Object.assign(new Error('Throughput exceeds the current capacity of your table'), { name: 'ProvisionedThroughputExceededException' });
+    // Act: every read of those messages fails, so the batch fails (and SendGrid would post it again).
+    await expect(
+      watching(
+        (_name, input) => {
+          if ([...failingIds].some((id) => JSON.stringify(input).includes(id))) throw storeFault;
+        },
+        () => m.applySendgridEvents([...failing, { event: 'unsubscribe', messageId, conversationId, email: customer.email! }]),
+      ),
+    ).rejects.toThrow('Throughput');
+    // Assess: the customer's opt-out is recorded all the same: the next email is refused.
+    expect((await errorOf(await send(conversationId, { channel: 'email', body: 'Follow-up', subject: 'Ticket 7' }), 409)).code).toBe('opted_out');
+  });
+});
