@@ -59,6 +59,16 @@ describe('a SendGrid event batch', () => {
     expect(await messageIn(conversationId, messageId)).toEqual(before);
   });
 
+  it('applies an opt-out and a delivery for the same message in one batch, both', async () => {
+    const { customer, conversationId, messageId } = await sentEmail();
+    await m.applySendgridEvents([
+      { event: 'delivered', messageId, conversationId, email: customer.email! },
+      { event: 'spamreport', messageId, conversationId, email: customer.email! },
+    ]);
+    expect(await messageIn(conversationId, messageId)).toMatchObject({ status: 'delivered' });
+    expect((await errorOf(await send(conversationId, { channel: 'email', body: 'Follow-up', subject: 'Ticket 7' }), 409)).code).toBe('opted_out');
+  });
+
   it('records the opt-outs of a batch first: a store failure on its delivery events still leaves them recorded for the retry', async () => {
     // Prepare: a customer whose unsubscribe comes last, after more delivery events than one wave takes.
     const { customer, conversationId, messageId } = await sentEmail();
