@@ -214,7 +214,7 @@ export async function releaseClaim(conversationId: string, messageId: string, no
 }
 
 /** Why a send may have gone out although it ends `failed`: a try got no answer from the provider. */
-export const OUTCOME_UNKNOWN_REASON = 'provider_outcome_unknown';
+const OUTCOME_UNKNOWN_REASON = 'provider_outcome_unknown';
 
 /**
  * The failure attributes of a message. After a try whose outcome is unknown, the message may have gone

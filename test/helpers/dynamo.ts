@@ -74,3 +74,30 @@ export async function tableKeys(env: Pick<LocalStackEnv, 'TABLE_NAME' | 'DYNAMOD
 export function keysDiff(before: ReadonlySet<string>, after: ReadonlySet<string>): { added: string[]; removed: string[] } {
   return { added: [...after].filter((k) => !before.has(k)), removed: [...before].filter((k) => !after.has(k)) };
 }
+
+/**
+ * Runs `act` with every command `client` sends shown to `watch` first, from a middleware on that very
+ * client (the data module's own, imported by the test): `watch` may record the call, or throw to make
+ * it fail as a store fault would, before it reaches DynamoDB Local.
+ *
+ * @example
+ * ```ts
+ * const calls: string[] = [];
+ * await watchingDynamo(dynamoClient, (name) => calls.push(name), () => applySendgridEvents(events));
+ * ```
+ */
+export async function watchingDynamo<T>(client: DynamoDBClient, watch: (commandName: string, input: unknown) => void, act: () => Promise<T>): Promise<T> {
+  const name = `watch-${Math.random().toString(16).slice(2)}`;
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      watch(context.commandName ?? '', args.input);
+      return next(args);
+    },
+    { step: 'initialize', name },
+  );
+  try {
+    return await act();
+  } finally {
+    client.middlewareStack.remove(name);
+  }
+}

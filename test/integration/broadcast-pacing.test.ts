@@ -1,6 +1,6 @@
 import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { applyStackEnv, baseUrl, dynamo, postChat, stackEnv, staffToken, waitFor } from '#test/helpers/index.ts';
+import { applyStackEnv, baseUrl, dynamo, postChat, stackEnv, staffToken, waitFor, watchingDynamo } from '#test/helpers/index.ts';
 import type { SendMessageCommand } from '#shared/outbound/send-message.ts';
 import { allMessages, freshId } from './support.ts';
 
@@ -216,28 +216,20 @@ describe('broadcast use case: pacing and time budget', () => {
     const customers = await chatCustomers(2);
     const templateId = await approvedChatTemplate();
     const { dynamoClient } = await import('#shared/data/client.ts');
-    const name = `fail-broadcast-completion-${freshId('mw')}`;
     let refusedWrites = 0;
-    dynamoClient.middlewareStack.add(
-      (next, context) => async (args) => {
-        // The document client's command may reach here marshalled or not.
-        const pk = (args.input as { Key?: { pk?: string | { S?: string } } }).Key?.pk;
-        const key = typeof pk === 'string' ? pk : (pk?.S ?? '');
-        if (/^Update/.test(context.commandName ?? '') && key.startsWith('BCAST#')) {
-          refusedWrites++;
-          throw Object.assign(new Error('Throughput exceeds the current capacity of your table'), { name: 'ProvisionedThroughputExceededException' });
-        }
-        return next(args);
-      },
-      { step: 'initialize', name },
+    const failCompletion = (commandName: string, input: unknown) => {
+      // The document client's command may reach here marshalled or not.
+      const pk = (input as { Key?: { pk?: string | { S?: string } } }).Key?.pk;
+      const key = typeof pk === 'string' ? pk : (pk?.S ?? '');
+      if (/^Update/.test(commandName) && key.startsWith('BCAST#')) {
+        refusedWrites++;
+        throw Object.assign(new Error('Throughput exceeds the current capacity of your table'), { name: 'ProvisionedThroughputExceededException' });
+      }
+    };
+    // Act
+    const result = await watchingDynamo(dynamoClient, failCompletion, () =>
+      broadcast.startBroadcast({ templateId, channel: 'chat', customerIds: customers.map((c) => c.customerId), createdBy: 'agent-1' }, { ...recordingSender(), now: () => start, ratePerSecond: () => 10 }),
     );
-    let result: Awaited<ReturnType<Broadcast['startBroadcast']>>;
-    try {
-      // Act
-      result = await broadcast.startBroadcast({ templateId, channel: 'chat', customerIds: customers.map((c) => c.customerId), createdBy: 'agent-1' }, { ...recordingSender(), now: () => start, ratePerSecond: () => 10 });
-    } finally {
-      dynamoClient.middlewareStack.remove(name);
-    }
     // Assess: the completion write was refused, and the answer still lists both queued messages.
     expect(refusedWrites).toBeGreaterThan(0);
     expect(result.accepted.map((a) => a.customerId)).toEqual(customers.map((c) => c.customerId));

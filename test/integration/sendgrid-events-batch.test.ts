@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyStackEnv } from '#test/helpers/index.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { watchingDynamo, withStackModules } from '#test/helpers/index.ts';
 import type { SendgridEvent } from '#shared/channels/sendgrid/event-webhook.ts';
 import { errorOf, jsonOf, messageIn, newCustomer, send, waitForStatus } from '../model/outbound-support.ts';
 
@@ -9,34 +9,6 @@ import { errorOf, jsonOf, messageIn, newCustomer, send, waitForStatus } from '..
  * with the data module's own client watched (or made to fail) by a middleware: what a large batch costs,
  * and what is recorded when part of it fails.
  */
-
-let restore: () => void;
-let m: {
-  applySendgridEvents: typeof import('#shared/outbound/status-callbacks.ts').applySendgridEvents;
-  dynamoClient: typeof import('#shared/data/client.ts').dynamoClient;
-};
-beforeAll(async () => {
-  restore = applyStackEnv();
-  m = { applySendgridEvents: (await import('#shared/outbound/status-callbacks.ts')).applySendgridEvents, dynamoClient: (await import('#shared/data/client.ts')).dynamoClient };
-});
-afterAll(() => restore());
-
-/** Runs `act` with every DynamoDB call of this process seen by `watch` first (it may throw instead). */
-async function watching<T>(watch: (commandName: string, input: unknown) => void, act: () => Promise<T>): Promise<T> {
-  const name = `watch-${randomBytes(6).toString('hex')}`;
-  m.dynamoClient.middlewareStack.add(
-    (next, context) => async (args) => {
-      watch(context.commandName ?? '', args.input);
-      return next(args);
-    },
-    { step: 'initialize', name },
-  );
-  try {
-    return await act();
-  } finally {
-    m.dynamoClient.middlewareStack.remove(name);
-  }
-}
 
 async function sentEmail() {
   const customer = await newCustomer();
@@ -48,6 +20,16 @@ async function sentEmail() {
 const fakeId = (prefix: 'msg' | 'conv') => `${prefix}_${randomBytes(16).toString('hex')}`;
 
 describe('a SendGrid event batch', () => {
+  const modules = withStackModules(async () => ({
+    applySendgridEvents: (await import('#shared/outbound/status-callbacks.ts')).applySendgridEvents,
+    dynamoClient: (await import('#shared/data/client.ts')).dynamoClient,
+  }));
+  let m: ReturnType<typeof modules>;
+  beforeAll(() => {
+    m = modules();
+  });
+  const watching = <T>(watch: (commandName: string, input: unknown) => void, act: () => Promise<T>) => watchingDynamo(m.dynamoClient, watch, act);
+
   it('reads nothing for the events it does not act on (open, click, deferred, any other name), and changes nothing', async () => {
     const { conversationId, messageId } = await sentEmail();
     const before = await messageIn(conversationId, messageId);
