@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DeliverDeps } from '#shared/outbound/deliver-outbound.ts';
+import type { DeliverDeps, DeliverOutcome } from '#shared/outbound/deliver-outbound.ts';
 import type { ChannelSender, OutboundDelivery } from '#shared/ports/channel-sender.ts';
 import { applyStackEnv, baseUrl, postTwilioForm, stackEnv, waitFor } from '#test/helpers/index.ts';
 import { approvedTemplate, call, jsonOf, messageIn, newCustomer, outbox, send, thread, waitForStatus } from '../model/outbound-support.ts';
@@ -225,7 +225,7 @@ describe('deliverOutbound', () => {
       const outcomes = await Promise.all([modules.deliverOutbound(job, steppingDeps(retry.sender)), modules.deliverOutbound(job, steppingDeps(retry.sender))]);
       // The copy that loses either loses the claim (skipped) or reads the message once claimed and comes
       // back when that claim has surely ended (later, claimed): which one is up to timing.
-      const [won, lost] = [...outcomes].sort((a) => (a.result === 'sent' ? -1 : 1));
+      const [won, lost] = [...outcomes].sort((a) => (a.result === 'sent' ? -1 : 1)) as [DeliverOutcome, DeliverOutcome];
       expect(won).toEqual({ result: 'sent' });
       if (lost.result === 'later') expect(lost).toEqual({ result: 'later', why: 'claimed', retryInSeconds: expect.any(Number) });
       else expect(lost).toEqual({ result: 'skipped' });

@@ -224,6 +224,35 @@ describe('SendGrid event webhook', () => {
     await jsonOf(await send(customer.conversationId, { channel: 'sms', body: 'Still reachable by SMS' }), 202);
   });
 
+  describe('an opt-out that does not name one of our messages is found by the address', () => {
+    const sendEmail = (conversationId: string) => send(conversationId, { channel: 'email', body: 'Follow-up', subject: 'Ticket 42' });
+    const at = () => Math.floor(Date.now() / 1000);
+
+    it('a list-wide group unsubscribe without our custom args opts out the customer with that address (any case), email only', async () => {
+      const customer = await newCustomer();
+      expect((await postEvents([{ event: 'group_unsubscribe', email: `  ${customer.email!.toUpperCase()} `, timestamp: at(), asm_group_id: 7 }])).status).toBe(200);
+      expect((await errorOf(await sendEmail(customer.conversationId), 409)).code).toBe('opted_out');
+      await jsonOf(await send(customer.conversationId, { channel: 'sms', body: 'Still reachable by SMS' }), 202);
+    });
+
+    it('an unsubscribe carrying another system’s custom args (not our ids) still opts out by the address; their delivery events change nothing', async () => {
+      const { customer, conversationId, messageId } = await sentMessage('email');
+      const foreign = { messageId: '4711', conversationId: 'crm-ticket-42', email: customer.email!, timestamp: at(), sg_message_id: 'other.filter.0' };
+      await expectNothingWritten(async () => {
+        expect((await postEvents([{ event: 'bounce', ...foreign }, { event: 'delivered', ...foreign, messageId }])).status).toBe(200);
+      });
+      expect(await messageIn(conversationId, messageId)).toMatchObject({ status: 'sent' });
+      expect((await postEvents([{ event: 'unsubscribe', ...foreign }])).status).toBe(200);
+      expect((await errorOf(await sendEmail(conversationId), 409)).code).toBe('opted_out');
+    });
+
+    it('an unsubscribe for an address no customer has writes nothing', async () => {
+      await expectNothingWritten(async () => {
+        expect((await postEvents([{ event: 'unsubscribe', email: 'nobody-we-know@example.com', timestamp: at() }])).status).toBe(200);
+      });
+    });
+  });
+
   it('refuses a bad or missing signature with 403 and changes nothing', async () => {
     const { conversationId, messageId } = await sentMessage('email');
     const events = [eventFor({ conversationId, messageId }, 'bounce')];

@@ -7,16 +7,20 @@ import { header, rawBody } from '#shared/http/request.ts';
 
 /**
  * One SendGrid event as the product reads it. Custom args set at send time (`messageId`,
- * `conversationId`) come back as top-level fields of every event of that message.
+ * `conversationId`) come back as top-level fields of every event of that message. A field that is not
+ * what this product writes (another system sending through the same account sets its own custom args)
+ * reads as absent, so the event does not name one of our messages; it is not dropped: an opt-out in
+ * it still counts, found by its `email`.
  */
+const absentUnless = <T extends z.ZodMiniType>(schema: T) => z.catch(z.optional(schema), undefined);
 export const sendgridEventSchema = z.object({
   event: z.string().check(z.minLength(1), z.maxLength(64)),
-  messageId: z.optional(z.string().check(z.regex(/^msg_[0-9a-f]{32}$/))),
-  conversationId: z.optional(z.string().check(z.regex(/^conv_[0-9a-f]{32}$/))),
-  sg_message_id: z.optional(z.string().check(z.maxLength(256))),
-  sg_event_id: z.optional(z.string().check(z.maxLength(256))),
-  email: z.optional(z.string().check(z.maxLength(320))),
-  timestamp: z.optional(z.number()),
+  messageId: absentUnless(z.string().check(z.regex(/^msg_[0-9a-f]{32}$/))),
+  conversationId: absentUnless(z.string().check(z.regex(/^conv_[0-9a-f]{32}$/))),
+  sg_message_id: absentUnless(z.string().check(z.maxLength(256))),
+  sg_event_id: absentUnless(z.string().check(z.maxLength(256))),
+  email: absentUnless(z.string().check(z.maxLength(320))),
+  timestamp: absentUnless(z.number()),
 });
 export type SendgridEvent = z.output<typeof sendgridEventSchema>;
 
