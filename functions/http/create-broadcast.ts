@@ -9,6 +9,8 @@ import { defaultBroadcastDeps, MAX_BROADCAST_BODY_BYTES, parseBroadcastRequest, 
 const GATEWAY_TIMEOUT_MS = 29_000;
 /** Time kept back from that budget to finish the sends in flight, record the counts and answer. */
 const ANSWER_RESERVE_MS = 3000;
+/** Time kept back to answer once the counts are recorded (or given up on). */
+const RESPONSE_MARGIN_MS = 500;
 
 /**
  * `POST /broadcasts` (agent; admin passes): one approved template to up to 1000 customers, paced per
@@ -19,6 +21,7 @@ export const handler = httpHandler(async (event, context: Context) => {
   const staff = (context as unknown as StaffContext).staff!;
   requireContentType(event, 'application/json');
   const request = parseBroadcastRequest(parseJsonBody(rawBody(event, MAX_BROADCAST_BODY_BYTES)));
-  const deadline = Date.now() + Math.min(context.getRemainingTimeInMillis(), GATEWAY_TIMEOUT_MS) - ANSWER_RESERVE_MS;
-  return json(202, await startBroadcast({ ...request, createdBy: staff.sub }, { ...defaultBroadcastDeps, deadline }));
+  const budgetEnd = Date.now() + Math.min(context.getRemainingTimeInMillis(), GATEWAY_TIMEOUT_MS);
+  const deadline = budgetEnd - ANSWER_RESERVE_MS;
+  return json(202, await startBroadcast({ ...request, createdBy: staff.sub }, { ...defaultBroadcastDeps, deadline, answerBy: budgetEnd - RESPONSE_MARGIN_MS }));
 }).use(staffAuth({ roles: ['agent'] }));

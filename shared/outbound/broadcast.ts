@@ -63,6 +63,12 @@ export type BroadcastDeps = {
    * sending the whole list again would then text some customers twice.
    */
   deadline?: number;
+  /**
+   * When the answer must be on its way (epoch ms): the last write, the broadcast's record, is waited for
+   * until then and no longer (a throttled table would otherwise hold the answer past the gateway's
+   * timeout, and the caller, seeing a 5xx with every message queued, send the broadcast again).
+   */
+  answerBy?: number;
 };
 
 const rates = new Map<Channel, number>();
@@ -208,9 +214,19 @@ export async function startBroadcast(cmd: BroadcastCommand, deps: BroadcastDeps 
 
   // The messages are queued: a failure to record the counts must not answer 5xx, which would have the
   // caller send the broadcast again and every customer get it twice. Logged; the record stays `queuing`.
-  await completeBroadcast(broadcastId, { accepted: accepted.size, refused: refused.size, now: deps.now().toISOString() }).catch((err: unknown) =>
-    logger.error('broadcast queued; its record could not be completed', { broadcastId, accepted: accepted.size, refused: refused.size, error: err }),
+  // Waited for until `answerBy` only: past it, the answer goes and the record may stay `queuing`.
+  const completion = completeBroadcast(broadcastId, { accepted: accepted.size, refused: refused.size, now: deps.now().toISOString() }).then(
+    () => 'completed' as const,
+    (err: unknown) => logger.error('broadcast queued; its record could not be completed', { broadcastId, accepted: accepted.size, refused: refused.size, error: err }),
   );
+  let timer: NodeJS.Timeout | undefined;
+  const outOfTime = new Promise<'out_of_time'>((resolve) => {
+    if (deps.answerBy !== undefined) timer = setTimeout(() => resolve('out_of_time'), Math.max(0, deps.answerBy - Date.now()));
+  });
+  if ((await Promise.race([completion, outOfTime])) === 'out_of_time') {
+    logger.error('broadcast queued; its record was not completed in time', { broadcastId, accepted: accepted.size, refused: refused.size });
+  }
+  clearTimeout(timer);
   logger.info('broadcast queued', { broadcastId, templateId: version.templateId, version: version.version, channel: cmd.channel, accepted: accepted.size, refused: refused.size });
   const inOrder = <T>(m: Map<number, T>) => [...m.entries()].sort(([a], [b]) => a - b).map(([, v]) => v);
   return { broadcastId, templateId: version.templateId, version: version.version, channel: cmd.channel, accepted: inOrder(accepted), refused: inOrder(refused) };

@@ -77,8 +77,9 @@ export function keysDiff(before: ReadonlySet<string>, after: ReadonlySet<string>
 
 /**
  * Runs `act` with every command `client` sends shown to `watch` first, from a middleware on that very
- * client (the data module's own, imported by the test): `watch` may record the call, or throw to make
- * it fail as a store fault would, before it reaches DynamoDB Local.
+ * client (the data module's own, imported by the test): `watch` may record the call, throw (or reject)
+ * to make it fail as a store fault would, or hold it (return a promise) as a throttled table would,
+ * before it reaches DynamoDB Local.
  *
  * @example
  * ```ts
@@ -86,11 +87,11 @@ export function keysDiff(before: ReadonlySet<string>, after: ReadonlySet<string>
  * await watchingDynamo(dynamoClient, (name) => calls.push(name), () => applySendgridEvents(events));
  * ```
  */
-export async function watchingDynamo<T>(client: DynamoDBClient, watch: (commandName: string, input: unknown) => void, act: () => Promise<T>): Promise<T> {
+export async function watchingDynamo<T>(client: DynamoDBClient, watch: (commandName: string, input: unknown) => void | Promise<void>, act: () => Promise<T>): Promise<T> {
   const name = `watch-${Math.random().toString(16).slice(2)}`;
   client.middlewareStack.add(
     (next, context) => async (args) => {
-      watch(context.commandName ?? '', args.input);
+      await watch(context.commandName ?? '', args.input);
       return next(args);
     },
     { step: 'initialize', name },

@@ -236,6 +236,41 @@ describe('broadcast use case: pacing and time budget', () => {
     for (const [i, c] of customers.entries()) expect((await outboundOf(c.conversationId)).map((m) => m.messageId)).toEqual([result.accepted[i]!.messageId]);
   });
 
+  it('answers with what it queued by answerBy when the broadcast record’s write is held (a throttled table), not after it', async () => {
+    // Prepare: the completion write is held until the test lets it go.
+    const customers = await chatCustomers(2);
+    const templateId = await approvedChatTemplate();
+    const { dynamoClient } = await import('#shared/data/client.ts');
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let completionHeld = false;
+    const holdCompletion = async (commandName: string, input: unknown) => {
+      const pk = (input as { Key?: { pk?: string | { S?: string } } }).Key?.pk;
+      const key = typeof pk === 'string' ? pk : (pk?.S ?? '');
+      if (/^Update/.test(commandName) && key.startsWith('BCAST#')) {
+        completionHeld = true;
+        await held;
+      }
+    };
+    // Act
+    let result: Awaited<ReturnType<typeof broadcast.startBroadcast>>;
+    try {
+      result = await watchingDynamo(dynamoClient, holdCompletion, () =>
+        broadcast.startBroadcast(
+          { templateId, channel: 'chat', customerIds: customers.map((c) => c.customerId), createdBy: 'agent-1' },
+          { ...recordingSender(), now: () => start, ratePerSecond: () => 10, answerBy: Date.now() + 2000 },
+        ),
+      );
+    } finally {
+      release();
+    }
+    // Assess: answered while the write was still held, listing both queued messages.
+    expect(completionHeld).toBe(true);
+    expect(result.accepted.map((a) => a.customerId)).toEqual(customers.map((c) => c.customerId));
+    expect(result.refused).toEqual([]);
+    for (const [i, c] of customers.entries()) expect((await outboundOf(c.conversationId)).map((m) => m.messageId)).toEqual([result.accepted[i]!.messageId]);
+  });
+
   it('reports a store failure on one customer for a retry and still queues the others', async () => {
     // Prepare
     const customers = await chatCustomers(3);
