@@ -118,3 +118,32 @@ export async function reservePacingWindow(channel: Channel, seconds: number, now
     }
   }
 }
+
+/**
+ * Gives back the unused tail of a window this broadcast reserved (`reservedUntil` as it set it, epoch
+ * ms), down to `usedUntil`: only while no broadcast has reserved after it (the channel's item still ends
+ * where this one's window ends), so a later broadcast's window is never shortened. True when given back.
+ *
+ * @example
+ * ```ts
+ * await releasePacingTail('sms', windowEnd, lastQueuedSlotEnd); // false: another broadcast came after
+ * ```
+ */
+export async function releasePacingTail(channel: Channel, reservedUntil: number, usedUntil: number): Promise<boolean> {
+  if (usedUntil >= reservedUntil) return false;
+  try {
+    await documentClient.send(
+      new UpdateCommand({
+        TableName: getTableName(),
+        Key: pacingKey(channel),
+        UpdateExpression: 'SET reservedUntil = :used',
+        ConditionExpression: 'reservedUntil = :ours',
+        ExpressionAttributeValues: { ':used': usedUntil, ':ours': reservedUntil },
+      }),
+    );
+    return true;
+  } catch (err) {
+    if (isConditionFailure(err)) return false;
+    throw err;
+  }
+}

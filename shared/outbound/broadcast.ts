@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import * as z from 'zod/mini';
 import { requireEnv } from '#shared/config.ts';
-import { completeBroadcast, recordBroadcast, reservePacingWindow } from '#shared/data/broadcast-store.ts';
+import { completeBroadcast, recordBroadcast, releasePacingTail, reservePacingWindow } from '#shared/data/broadcast-store.ts';
 import { getCustomerWithConsent } from '#shared/data/consent-store.ts';
 import { getTemplateVersion, latestApprovedVersion } from '#shared/data/template-store.ts';
 import { channels, type Channel } from '#shared/domain/message.ts';
@@ -126,6 +126,8 @@ type Candidate = { index: number; customerId: string; conversationId: string; va
  *    messages before it in the list
  * 4. one customer's refusal never stops the others: it is reported with its code; customers not reached
  *    before `deps.deadline` are refused `not_attempted` (send again to those only)
+ * 5. the window's unused tail (after the last queued message) is given back, unless another broadcast
+ *    has reserved after it; the broadcast's record gets its counts
  *
  * @example
  * ```ts
@@ -170,6 +172,7 @@ export async function startBroadcast(cmd: BroadcastCommand, deps: BroadcastDeps 
     );
   }
   const start = window.start;
+  const windowEnd = start.getTime() + Math.ceil(slots / rate) * 1000;
   const broadcastId = `bc_${randomUUID().replaceAll('-', '')}`;
   await recordBroadcast({
     broadcastId,
@@ -184,7 +187,7 @@ export async function startBroadcast(cmd: BroadcastCommand, deps: BroadcastDeps 
   const paced = candidates.map((c) => {
     const notBefore = new Date(start.getTime() + Math.floor(slot / rate) * 1000).toISOString();
     slot += c.cost;
-    return { ...c, notBefore };
+    return { ...c, notBefore, slotsEnd: slot };
   });
   const accepted = new Map<number, BroadcastAccepted>();
   await mapPool(paced, SEND_CONCURRENCY, async (c) => {
@@ -214,11 +217,20 @@ export async function startBroadcast(cmd: BroadcastCommand, deps: BroadcastDeps 
 
   // The messages are queued: a failure to record the counts must not answer 5xx, which would have the
   // caller send the broadcast again and every customer get it twice. Logged; the record stays `queuing`.
-  // Waited for until `answerBy` only: past it, the answer goes and the record may stay `queuing`.
-  const completion = completeBroadcast(broadcastId, { accepted: accepted.size, refused: refused.size, now: deps.now().toISOString() }).then(
-    () => 'completed' as const,
-    (err: unknown) => logger.error('broadcast queued; its record could not be completed', { broadcastId, accepted: accepted.size, refused: refused.size, error: err }),
+  // The window's tail past the last queued message (customers not reached, or refused at the end) is
+  // given back, so that sending again to those customers does not wait for slots nobody used.
+  const lastQueued = paced.findLast((c) => accepted.has(c.index));
+  const usedUntil = start.getTime() + Math.ceil((lastQueued?.slotsEnd ?? 0) / rate) * 1000;
+  const release = releasePacingTail(cmd.channel, windowEnd, usedUntil).catch((err: unknown) =>
+    logger.warn('unused broadcast slots could not be given back', { broadcastId, channel: cmd.channel, error: err }),
   );
+  // Waited for until `answerBy` only: past it, the answer goes and the record may stay `queuing`.
+  const completion = Promise.all([
+    completeBroadcast(broadcastId, { accepted: accepted.size, refused: refused.size, now: deps.now().toISOString() }).catch((err: unknown) =>
+      logger.error('broadcast queued; its record could not be completed', { broadcastId, accepted: accepted.size, refused: refused.size, error: err }),
+    ),
+    release,
+  ]).then(() => 'completed' as const);
   let timer: NodeJS.Timeout | undefined;
   const outOfTime = new Promise<'out_of_time'>((resolve) => {
     if (deps.answerBy !== undefined) timer = setTimeout(() => resolve('out_of_time'), Math.max(0, deps.answerBy - Date.now()));

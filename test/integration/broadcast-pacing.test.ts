@@ -1,4 +1,4 @@
-import { DeleteCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { applyStackEnv, baseUrl, dynamo, postChat, stackEnv, staffToken, waitFor, watchingDynamo } from '#test/helpers/index.ts';
 import type { SendMessageCommand } from '#shared/outbound/send-message.ts';
@@ -209,6 +209,73 @@ describe('broadcast use case: pacing and time budget', () => {
     expect(result.accepted).toEqual([]);
     expect(result.refused.map((r) => [r.customerId, r.code])).toEqual(customers.map((c) => [c.customerId, 'not_attempted']));
     for (const c of customers) expect(await outboundOf(c.conversationId)).toEqual([]);
+  });
+
+  it('gives back the slots of customers it did not queue at the end of its window, so sending again to them does not wait for unused slots', async () => {
+    // Prepare
+    const customers = await chatCustomers(5);
+    const templateId = await approvedChatTemplate();
+    const ids = customers.map((c) => c.customerId);
+    const { sendMessage } = recordingSender();
+    // The last two customers' sends fail (a store fault): their slots (3 s and 4 s) were reserved.
+    const failingLastTwo = async (cmd: SendMessageCommand) => {
+      if (cmd.conversationId === customers[3]!.conversationId || cmd.conversationId === customers[4]!.conversationId) throw new Error('ProvisionedThroughputExceededException');
+      return sendMessage(cmd);
+    };
+    // Act
+    const first = await broadcast.startBroadcast({ templateId, channel: 'chat', customerIds: ids, createdBy: 'agent-1' }, { sendMessage: failingLastTwo, now: () => start, ratePerSecond: () => 1 });
+    const again = await broadcast.startBroadcast({ templateId, channel: 'chat', customerIds: ids.slice(3), createdBy: 'agent-1' }, { ...recordingSender(), now: () => start, ratePerSecond: () => 1 });
+    // Assess: the retry takes the slots right after the last queued message (2 s), not after the whole window (5 s).
+    const at = (r: typeof first) => r.accepted.map((a) => (Date.parse(a.notBefore) - start.getTime()) / 1000);
+    expect(at(first)).toEqual([0, 1, 2]);
+    expect(first.refused.map((r) => r.code)).toEqual(['internal_error', 'internal_error']);
+    expect(at(again)).toEqual([3, 4]);
+  });
+
+  it('gives back a whole window it queued nothing in', async () => {
+    // Prepare
+    const customers = await chatCustomers(4);
+    const templateId = await approvedChatTemplate();
+    const ids = customers.map((c) => c.customerId);
+    const deps = { ...recordingSender(), now: () => start, ratePerSecond: () => 1 };
+    const first = await broadcast.startBroadcast({ templateId, channel: 'chat', customerIds: ids.slice(0, 1), createdBy: 'agent-1' }, deps);
+    // Act: a broadcast out of time before its first send (nothing queued) gives its two slots back…
+    const outOfTime = await broadcast.startBroadcast({ templateId, channel: 'chat', customerIds: ids.slice(1, 3), createdBy: 'agent-1' }, { ...deps, deadline: Date.now() });
+    expect(outOfTime.refused.map((r) => r.code)).toEqual(['not_attempted', 'not_attempted']);
+    const next = await broadcast.startBroadcast({ templateId, channel: 'chat', customerIds: ids.slice(3), createdBy: 'agent-1' }, deps);
+    // …and the next broadcast starts right after the first one's window.
+    const at = (r: typeof first) => r.accepted.map((a) => (Date.parse(a.notBefore) - start.getTime()) / 1000);
+    expect(at(first)).toEqual([0]);
+    expect(at(next)).toEqual([1]);
+  });
+
+  it('never shortens the window of a broadcast that reserved after one with unused slots', async () => {
+    // Prepare
+    const customers = await chatCustomers(4);
+    const templateId = await approvedChatTemplate();
+    const ids = customers.map((c) => c.customerId);
+    const deps = { ...recordingSender(), now: () => start, ratePerSecond: () => 1 };
+    let secondReserved!: () => void;
+    const afterSecond = new Promise<void>((resolve) => (secondReserved = resolve));
+    // The first broadcast's last send fails, but only once a second broadcast has reserved its window.
+    const failingLast = async (cmd: SendMessageCommand) => {
+      if (cmd.conversationId !== customers[1]!.conversationId) return deps.sendMessage(cmd);
+      await afterSecond;
+      throw new Error('ProvisionedThroughputExceededException');
+    };
+    // Act
+    const firstRun = broadcast.startBroadcast({ templateId, channel: 'chat', customerIds: ids.slice(0, 2), createdBy: 'agent-1' }, { ...deps, sendMessage: failingLast });
+    await waitFor(async () => (await dynamo(stackEnv()).send(new GetCommand({ TableName: stackEnv().TABLE_NAME, Key: { pk: 'PACE#chat', sk: 'META' } }))).Item !== undefined);
+    const second = await broadcast.startBroadcast({ templateId, channel: 'chat', customerIds: ids.slice(2, 3), createdBy: 'agent-2' }, deps);
+    secondReserved();
+    const first = await firstRun;
+    const third = await broadcast.startBroadcast({ templateId, channel: 'chat', customerIds: ids.slice(3), createdBy: 'agent-3' }, deps);
+    // Assess: the first one's unused slot (1 s) stays reserved, under the second's window (2 s).
+    const at = (r: typeof first) => r.accepted.map((a) => (Date.parse(a.notBefore) - start.getTime()) / 1000);
+    expect(at(first)).toEqual([0]);
+    expect(first.refused.map((r) => r.code)).toEqual(['internal_error']);
+    expect(at(second)).toEqual([2]);
+    expect(at(third)).toEqual([3]);
   });
 
   it('answers with what it queued when the broadcast record cannot be completed afterwards, so the caller does not send it again', async () => {
