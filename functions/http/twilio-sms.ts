@@ -2,14 +2,14 @@ import MessagingResponse from 'twilio/lib/twiml/MessagingResponse.js';
 import { smsWebhookSchema } from '#shared/channels/twilio/twilio-schemas.ts';
 import { verifiedTwilioForm } from '#shared/channels/twilio/twilio-webhook.ts';
 import { requireEnv } from '#shared/config.ts';
-import { getCustomerWithConsent, setConsent } from '#shared/data/consent-store.ts';
+import { setConsent } from '#shared/data/consent-store.ts';
 import { identity } from '#shared/domain/identity.ts';
 import type { Attachment } from '#shared/domain/message.ts';
 import { httpHandler } from '#shared/http/http-handler.ts';
 import { twiml } from '#shared/http/responses.ts';
 import { findMessageFollowingMerge } from '#shared/ingest/follow-merge.ts';
 import { defaultIngestDeps, ingestInbound } from '#shared/ingest/ingest-inbound.ts';
-import { rootCustomer } from '#shared/ingest/resolve-customer.ts';
+import { liveCustomerWithConsent } from '#shared/ingest/resolve-customer.ts';
 import { logger } from '#shared/logger.ts';
 import { classifySmsKeyword } from '#shared/outbound/consent-keywords.ts';
 import { recordAutomatedReply } from '#shared/outbound/automated-reply.ts';
@@ -84,10 +84,7 @@ async function storedAt(conversationId: string, messageId: string): Promise<stri
 
 /** The customer's SMS consent, or, while a merge of it is under way, also the survivor's (opt-outs land there). */
 async function optedOutOfSms(customerId: string): Promise<boolean> {
-  const { customer, consent } = await getCustomerWithConsent(customerId, 'sms');
-  if (consent === 'opted_out') return true;
-  if (!customer?.mergedInto) return false;
-  return (await getCustomerWithConsent(await rootCustomer(customerId), 'sms')).consent === 'opted_out';
+  return (await liveCustomerWithConsent(customerId, 'sms')).consent === 'opted_out';
 }
 
 /** `<Response><Message>SMS_HELP_TEXT</Message></Response>`, XML-escaped by twilio's TwiML builder. */

@@ -1,6 +1,6 @@
 import { conversationIdOf, newCustomerIds } from '#shared/domain/ids.ts';
-import type { IdentityRef } from '#shared/domain/message.ts';
-import { listOptOuts, setConsent } from '#shared/data/consent-store.ts';
+import type { Channel, IdentityRef } from '#shared/domain/message.ts';
+import { getCustomerWithConsent, listOptOuts, setConsent } from '#shared/data/consent-store.ts';
 import {
   addCustomerIdentities,
   claimIdentity,
@@ -29,6 +29,27 @@ type OwnedLabels = ReadonlyMap<string, readonly string[]>;
  */
 export async function rootCustomer(customerId: string): Promise<string> {
   return (await followMerges(customerId)).root;
+}
+
+/**
+ * The customer that `customerId` ended up in after merges (itself when never merged), and its consent
+ * on `channel`: `opted_out` when any customer on the way there opted out (a merge copies opt-outs to the
+ * survivor only as it ends, so one under way has not yet). One consistent Query per customer on the way.
+ *
+ * @example
+ * ```ts
+ * const { customer, consent } = await liveCustomerWithConsent('cus_…', 'sms');
+ * ```
+ */
+export async function liveCustomerWithConsent(customerId: string, channel: Channel): Promise<Awaited<ReturnType<typeof getCustomerWithConsent>>> {
+  let current = await getCustomerWithConsent(customerId, channel);
+  let optedOut = current.consent === 'opted_out';
+  for (let hops = 0; current.customer?.mergedInto; hops++) {
+    if (hops >= MAX_CHAIN) throw new Error('Customer merge chain too long');
+    current = await getCustomerWithConsent(current.customer.mergedInto, channel);
+    optedOut ||= current.consent === 'opted_out';
+  }
+  return optedOut ? { ...current, consent: 'opted_out' } : current;
 }
 
 /**

@@ -2,12 +2,11 @@ import { randomUUID } from 'node:crypto';
 import * as z from 'zod/mini';
 import { requireEnv } from '#shared/config.ts';
 import { completeBroadcast, recordBroadcast, releasePacingTail, reservePacingWindow } from '#shared/data/broadcast-store.ts';
-import { getCustomerWithConsent } from '#shared/data/consent-store.ts';
 import { getTemplateVersion, latestApprovedVersion } from '#shared/data/template-store.ts';
 import { channels, type Channel } from '#shared/domain/message.ts';
 import type { TemplateVersion } from '#shared/domain/template.ts';
 import { ConfigError, DomainError, NotFoundError, StateConflictError, UnprocessableError, ValidationError } from '#shared/errors.ts';
-import { rootCustomer } from '#shared/ingest/resolve-customer.ts';
+import { liveCustomerWithConsent } from '#shared/ingest/resolve-customer.ts';
 import { logger } from '#shared/logger.ts';
 import { sendMessage as queueMessage, type SendMessageCommand, type SendMessageResult } from '#shared/outbound/send-message.ts';
 import { renderTemplate } from '#shared/templates/render.ts';
@@ -264,8 +263,7 @@ async function approvedVersion(templateId: string, wanted: number | undefined, c
 
 /** One customer's candidate message, or the domain error that refuses it. Store failures propagate: nothing is queued yet. */
 async function prepare(cmd: BroadcastCommand, version: TemplateVersion, customerId: string, index: number): Promise<Candidate | DomainError> {
-  let { customer, consent } = await getCustomerWithConsent(customerId, cmd.channel);
-  if (customer?.mergedInto) ({ customer, consent } = await getCustomerWithConsent(await rootCustomer(customerId), cmd.channel));
+  const { customer, consent } = await liveCustomerWithConsent(customerId, cmd.channel);
   if (!customer) return new NotFoundError(`Unknown customer ${customerId}`);
   if (consent === 'opted_out') return new StateConflictError('opted_out', `The customer opted out of ${cmd.channel}`);
   const variables = { ...(cmd.variables ?? {}), ...(cmd.perCustomerVariables?.[customerId] ?? {}) };

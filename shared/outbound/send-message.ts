@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { sqsOutboundQueue, type OutboundQueue } from '#shared/adapters/sqs/outbound-queue.adapter.ts';
-import { getCustomerWithConsent } from '#shared/data/consent-store.ts';
 import { parseIdentityLabel } from '#shared/data/conversation-store.ts';
 import { appendOutboundMessage, refuseUnclaimed, replyThreading } from '#shared/data/outbound-store.ts';
 import { getTemplateVersion, latestApprovedVersion } from '#shared/data/template-store.ts';
@@ -8,7 +7,7 @@ import { customerIdOf } from '#shared/domain/ids.ts';
 import type { Channel, EmailThreading, IdentityKind } from '#shared/domain/message.ts';
 import type { RenderedContent, SmsInfo, TemplateVersion } from '#shared/domain/template.ts';
 import { NotFoundError, StateConflictError, UnprocessableError } from '#shared/errors.ts';
-import { rootCustomer } from '#shared/ingest/resolve-customer.ts';
+import { liveCustomerWithConsent } from '#shared/ingest/resolve-customer.ts';
 import { logger } from '#shared/logger.ts';
 import { renderTemplate } from '#shared/templates/render.ts';
 import { smsInfo } from '#shared/templates/sms-segments.ts';
@@ -92,9 +91,9 @@ export async function sendMessage(cmd: SendMessageCommand, deps: SendMessageDeps
   // The template's version is read alongside the customer (one round trip less); its refusals still
   // come after the customer's, in the order below.
   const versionRead = cmd.templateId !== undefined ? settled(approvedVersionOf(cmd as SendMessageCommand & { templateId: string })) : undefined;
-  let { customer, consent } = await getCustomerWithConsent(customerId, cmd.channel);
-  // Merged: the survivor holds the thread and the consent (opt-outs are copied to it).
-  if (customer?.mergedInto) ({ customer, consent } = await getCustomerWithConsent(await rootCustomer(customer.mergedInto), cmd.channel));
+  // Merged: the survivor holds the thread and the consent (opt-outs are copied to it as the merge ends;
+  // until then the merged customer's own count too).
+  const { customer, consent } = await liveCustomerWithConsent(customerId, cmd.channel);
   if (!customer) throw new NotFoundError('Unknown conversation');
 
   const kind = addressKind[cmd.channel];

@@ -338,6 +338,27 @@ describe('broadcast use case: pacing and time budget', () => {
     for (const [i, c] of customers.entries()) expect((await outboundOf(c.conversationId)).map((m) => m.messageId)).toEqual([result.accepted[i]!.messageId]);
   });
 
+  it('refuses (opted_out) a customer merged into another while the merge is under way, whose own opt-out the survivor has not been given yet', async () => {
+    // Prepare
+    const [absorbed, survivor, other] = await chatCustomers(3);
+    const templateId = await approvedChatTemplate();
+    const { markCustomerMerged } = await import('#shared/data/conversation-store.ts');
+    const { setConsent } = await import('#shared/data/consent-store.ts');
+    const now = new Date().toISOString();
+    await setConsent({ customerId: absorbed!.customerId, channel: 'chat', status: 'opted_out', source: 'staff', actor: 'agent-1', now });
+    await markCustomerMerged(absorbed!.customerId, survivor!.customerId, now);
+    // Act
+    const result = await broadcast.startBroadcast(
+      { templateId, channel: 'chat', customerIds: [absorbed!.customerId, other!.customerId], createdBy: 'agent-1' },
+      { ...recordingSender(), now: () => start, ratePerSecond: () => 10 },
+    );
+    // Assess
+    expect(result.refused.map((r) => [r.customerId, r.code])).toEqual([[absorbed!.customerId, 'opted_out']]);
+    expect(result.accepted.map((a) => a.customerId)).toEqual([other!.customerId]);
+    expect(await outboundOf(survivor!.conversationId)).toEqual([]);
+    expect(await outboundOf(absorbed!.conversationId)).toEqual([]);
+  });
+
   it('reports a store failure on one customer for a retry and still queues the others', async () => {
     // Prepare
     const customers = await chatCustomers(3);

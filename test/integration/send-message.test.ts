@@ -368,4 +368,30 @@ describe('refused requests', () => {
     });
     expect((await send(customer.conversationId, { channel: 'voice', body: 'a'.repeat(3800) })).status).toBe(202);
   });
+  it('answers 409 opted_out, queueing nothing, while a merge is under way and a customer on the way to the live one opted out (not yet copied to it)', async () => {
+    // Prepare: A texted STOP, B unsubscribed from email; A was merged into B and B into C, neither merge
+    // finished (neither opt-out copied on to the survivor yet).
+    const [a, b, c] = [await newCustomer(), await newCustomer(), await newCustomer()];
+    const restore = applyStackEnv();
+    try {
+      const { markCustomerMerged } = await import('#shared/data/conversation-store.ts');
+      const { setConsent } = await import('#shared/data/consent-store.ts');
+      const now = new Date().toISOString();
+      await setConsent({ customerId: a.customerId, channel: 'sms', status: 'opted_out', source: 'sms:STOP', actor: 'customer', now });
+      await setConsent({ customerId: b.customerId, channel: 'email', status: 'opted_out', source: 'email:one_click', actor: 'customer', now });
+      await markCustomerMerged(a.customerId, b.customerId, now);
+      await markCustomerMerged(b.customerId, c.customerId, now);
+    } finally {
+      restore();
+    }
+    // Act + Assess: through A's conversation (the thread not moved yet) and through B's.
+    await expectRefusedCleanly(a.conversationId, async () => {
+      expect((await errorOf(await send(a.conversationId, { channel: 'sms', body: 'Your card is on its way.' }), 409)).code).toBe('opted_out');
+      expect((await errorOf(await send(a.conversationId, { channel: 'email', body: 'Your card is on its way.', subject: 'Card' }), 409)).code).toBe('opted_out');
+      expect((await errorOf(await send(b.conversationId, { channel: 'email', body: 'Your card is on its way.', subject: 'Card' }), 409)).code).toBe('opted_out');
+    });
+    // B's own SMS consent stands: a send through B goes to C's thread, the live customer's.
+    const queued = await jsonOf<Queued>(await send(b.conversationId, { channel: 'sms', body: 'Your card is on its way.' }), 202);
+    expect(queued.conversationId).toBe(c.conversationId);
+  });
 });
