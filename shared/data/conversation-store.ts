@@ -1,4 +1,5 @@
 import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { documentClient, getTableName } from '#shared/data/client.ts';
 import { LSI1SK, MESSAGE_REVISION, PK, SK, conversationPk, customerKey, identityKey, messageKey, revised, threadSortKey } from '#shared/data/keys.ts';
 import { tableSchema } from '#shared/data/table-schema.ts';
@@ -96,7 +97,9 @@ export async function findIdentityOwners(refs: readonly IdentityRef[], options: 
 
 /**
  * Creates a customer together with its first identity, atomically. Returns false when the identity was
- * claimed meanwhile by a concurrent first message (then nothing is written).
+ * claimed meanwhile by a concurrent first message (then nothing is written): its create committed first
+ * (the condition fails), or is still in flight (DynamoDB cancels this one with `TransactionConflict`;
+ * after a short pause, so that the caller's consistent read finds the winner).
  */
 export async function createCustomerWithIdentity(input: {
   customerId: string;
@@ -138,6 +141,11 @@ export async function createCustomerWithIdentity(input: {
     return true;
   } catch (err) {
     if (isConditionFailure(err)) return false;
+    const reasons = cancellationCodes(err);
+    if (reasons?.includes('TransactionConflict')) {
+      await sleep(10 + Math.random() * 40);
+      return false;
+    }
     throw err;
   }
 }
