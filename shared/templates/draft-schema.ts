@@ -68,6 +68,9 @@ export function checkDraft(draft: TemplateDraft): void {
     if (!VARIABLE_NAME.test(name)) {
       throw new UnprocessableError('invalid_variable', `Invalid variable name ${JSON.stringify(name)}: letters, digits and _, not starting with a digit, at most 64`);
     }
+    // A JSON object's `__proto__` key never reaches the values a send is rendered with: it could be
+    // declared but never filled in.
+    if (name === '__proto__') throw new UnprocessableError('invalid_variable', 'The variable name __proto__ is reserved');
     if (declared.has(name)) throw new UnprocessableError('invalid_variable', `Variable declared twice: ${name}`);
     declared.add(name);
   }

@@ -107,6 +107,13 @@ describe('templates', () => {
       });
     });
 
+    it('refuses the variable name __proto__ (a send could never fill it in) with 422, and writes nothing', async () => {
+      await expectNothingWritten(async () => {
+        const res = await call('POST', '/templates', editor(), draft({ variables: [{ name: '__proto__', required: true }], content: { sms: { body: 'Hi {{__proto__}}' } } }));
+        expect((await errorOf(res, 422)).code).toBe('invalid_variable');
+      });
+    });
+
     it.each([
       ['not JSON', '{"name":'],
       ['an empty body', ''],

@@ -198,7 +198,7 @@ describe('checkDraft', () => {
     expect(err.message).toContain(tooLong);
   });
 
-  it.each(['', '1x', 'first-name', 'first name', 'é', '{{x}}'])('refuses the variable name %j', (name) => {
+  it.each(['', '1x', 'first-name', 'first name', 'é', '{{x}}', '__proto__'])('refuses the variable name %j', (name) => {
     expect(thrownBy(() => checkDraft(smsDraft('Hi', [name])))).toMatchObject({ name: 'UnprocessableError', code: 'invalid_variable' });
   });
 
