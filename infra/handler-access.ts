@@ -1,6 +1,10 @@
 import { basename } from 'node:path';
 import type { SecretName } from '#shared/config.ts';
 import type { HttpRoute, QueueConsumer } from '#shared/routes.ts';
+import { PENDING_APPROVALS_PK, conversationPk } from '#shared/data/keys.ts';
+
+/** Every conversation's partition (its messages), as an IAM `dynamodb:LeadingKeys` pattern. */
+const threadKeys = `${conversationPk('')}*`;
 
 /** Where the ingest webhooks hand slower work (media download, merge sweeps) to. */
 export const inboundWorkQueue = 'inbound-work';
@@ -38,9 +42,15 @@ export type HandlerAccess = {
    * `none`: no access and no `TABLE_NAME`; `read`: GetItem/BatchGetItem/Query/ConditionCheckItem (no Scan);
    * `readWrite`: also PutItem/UpdateItem (alone or in TransactWriteItems); `readWriteDelete`: also
    * DeleteItem, for the few handlers whose code deletes (a merge's thread move, a decided approval's
-   * list entry). Deleting a consent item would opt a customer back in, so no one else may.
+   * list entry), and only under `deletesUnder`. Deleting a consent item would opt a customer back in.
    */
   readonly table: 'none' | 'read' | 'readWrite' | 'readWriteDelete';
+  /**
+   * With `readWriteDelete`: the partition keys (IAM `dynamodb:LeadingKeys` patterns) under which it may
+   * delete, and nowhere else: a message's thread move deletes messages (`CONV#*`), a decision deletes the
+   * version's pending-list entry (`APPROVALS`). Never a customer's items, consent among them.
+   */
+  readonly deletesUnder?: readonly string[];
   /** Secrets the handler reads (gets `<NAME>_SECRET_ARN` and `GetSecretValue` on that secret only). */
   readonly secrets: readonly SecretName[];
   /** Queue logical names (`queueConsumers[].queue`) the handler sends to (gets `<QUEUE>_QUEUE_URL` and SendMessage). */
@@ -89,14 +99,14 @@ const webhooksWithoutData = ['twilio-voice', 'email-unsubscribe-page'];
 const webhooksStoringAttachments = ['sendgrid-inbound'];
 
 /** What a handler needs beyond the baseline of its kind, by entry file name. */
-const extraByEntry: Readonly<Record<string, Partial<Pick<HandlerAccess, 'table' | 'secrets' | 'enqueue' | 'settings' | 'publicBaseUrl'>>>> = {
+const extraByEntry: Readonly<Record<string, Partial<Pick<HandlerAccess, 'table' | 'deletesUnder' | 'secrets' | 'enqueue' | 'settings' | 'publicBaseUrl'>>>> = {
   // A POST that only renders a stored version: reads only.
   'preview-template-version': { table: 'read' },
   // A chat message's links can merge two customers: the merge moves the absorbed thread (copy, then delete).
-  'chat-inbound': { table: 'readWriteDelete' },
+  'chat-inbound': { table: 'readWriteDelete', deletesUnder: [threadKeys] },
   // A decision takes the version off the pending list, in the same transaction.
-  'approve-template-version': { table: 'readWriteDelete' },
-  'reject-template-version': { table: 'readWriteDelete' },
+  'approve-template-version': { table: 'readWriteDelete', deletesUnder: [PENDING_APPROVALS_PK] },
+  'reject-template-version': { table: 'readWriteDelete', deletesUnder: [PENDING_APPROVALS_PK] },
   // HELP is answered with the configured text.
   'twilio-sms': { settings: ['SMS_HELP_TEXT'] },
   // Callers hear how to reach a person before anything is recorded.
@@ -136,6 +146,7 @@ export function accessForRoute(route: HttpRoute): HandlerAccess {
       }
       return {
         table: webhooksWithoutData.includes(name) ? 'none' : (extra.table ?? 'readWrite'),
+        ...(extra.deletesUnder ? { deletesUnder: extra.deletesUnder } : {}),
         secrets: [secret, ...(extra.secrets ?? [])],
         enqueue: [...(ingestWebhooks.includes(name) ? [inboundWorkQueue] : []), ...(extra.enqueue ?? [])],
         putAttachments: webhooksStoringAttachments.includes(name),
@@ -151,6 +162,7 @@ export function accessForRoute(route: HttpRoute): HandlerAccess {
       // Reads stay read-only at the IAM level too; staff writes (templates, approvals, sends) are POST routes.
       return {
         table: extra.table ?? (route.method === 'GET' ? 'read' : 'readWrite'),
+        ...(extra.deletesUnder ? { deletesUnder: extra.deletesUnder } : {}),
         secrets: extra.secrets ?? [],
         enqueue: extra.enqueue ?? [],
         putAttachments: false,
@@ -171,6 +183,7 @@ const consumerAccessByQueue: Readonly<Record<string, Omit<HandlerAccess, 'consum
   [inboundWorkQueue]: {
     // A merge sweep moves messages (copy, then delete the source).
     table: 'readWriteDelete',
+    deletesUnder: [threadKeys],
     secrets: ['TWILIO_API_KEY_SECRET'],
     enqueue: [inboundWorkQueue],
     putAttachments: true,

@@ -3,13 +3,13 @@ import { join } from 'node:path';
 import { CfnOutput, Duration, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import type { CfnBucket } from 'aws-cdk-lib/aws-s3';
-import type { CfnTable } from 'aws-cdk-lib/aws-dynamodb';
 import { Effect, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { AUDIT_PK_PREFIX } from '#shared/data/keys.ts';
+import { tableSchema } from '#shared/data/table-schema.ts';
 import { consumerTimeoutSeconds, httpRoutes, queueConsumers, routeTimeoutSeconds, type HttpRoute, type QueueConsumer } from '#shared/routes.ts';
 import { AttachmentsBucket } from '#infra/constructs/attachments-bucket.ts';
 import { ConversationTable } from '#infra/constructs/conversation-table.ts';
@@ -32,7 +32,7 @@ export type OmnichannelStackProps = StackProps & {
    * called). Defaults to the API's own `execute-api` endpoint.
    */
   readonly publicBaseUrl?: string;
-  /** Default-stage throttling. Defaults to 200 requests/s steady, bursts of 400. */
+  /** Default-stage throttling. Defaults to {@link DEFAULT_ROUTE_THROTTLE} (1000 requests/s steady, bursts of 2000). */
   readonly throttle?: { readonly rateLimit: number; readonly burstLimit: number };
   /**
    * Use placeholder code instead of bundling handlers: for template assertions, which check the
@@ -58,11 +58,10 @@ const tableWriteActions = ['dynamodb:PutItem', 'dynamodb:UpdateItem'];
 /** Deletes, for the handlers whose code deletes (`readWriteDelete`). */
 const tableDeleteActions = ['dynamodb:DeleteItem'];
 
-/** The table actions of an access level. */
-function tableActions(level: HandlerAccess['table']): string[] {
+/** The table actions of an access level, but its deletes (granted apart, under conditions). */
+function tableActions(level: Exclude<HandlerAccess['table'], 'readWriteDelete'>): string[] {
   if (level === 'read') return tableReadActions;
   if (level === 'readWrite') return [...tableReadActions, ...tableWriteActions];
-  if (level === 'readWriteDelete') return [...tableReadActions, ...tableWriteActions, ...tableDeleteActions];
   return [];
 }
 
@@ -137,7 +136,6 @@ export class OmnichannelStack extends Stack {
       queues.set(consumer.queue, queue);
     }
 
-    const tableLogicalId = this.getLogicalId(table.node.defaultChild as CfnTable);
     const bucketLogicalId = this.getLogicalId(attachments.bucket.node.defaultChild as CfnBucket);
 
     /** Environment variables that go with an access profile (names from the handler contract). */
@@ -179,20 +177,29 @@ export class OmnichannelStack extends Stack {
         fn.addToRolePolicy(
           new PolicyStatement({
             effect: Effect.ALLOW,
-            actions: tableActions(access.table),
-            resources: [table.tableArn, `${table.tableArn}/index/*`],
+            actions: tableActions(access.table === 'readWriteDelete' ? 'readWrite' : access.table),
+            resources: [table.tableArn, `${table.tableArn}/index/${tableSchema.threadIndex.name}`],
           }),
         );
+        if (access.table === 'readWriteDelete') {
+          // Deletes only under the partitions this handler's code deletes in (alone or in a transaction:
+          // IAM checks each item's key), never a customer's items (a deleted consent item opts back in).
+          if (!access.deletesUnder?.length) throw new Error(`${handler.node.id} may delete but names no partitions it deletes under (deletesUnder)`);
+          fn.addToRolePolicy(
+            new PolicyStatement({
+              effect: Effect.ALLOW,
+              actions: tableDeleteActions,
+              resources: [table.tableArn],
+              conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [...access.deletesUnder] } },
+            }),
+          );
+        }
         if (access.table === 'read') {
           dataKey.grantDecrypt(fn);
         } else {
           dataKey.grantEncryptDecrypt(fn);
           acknowledgeDataKeyWrites();
         }
-        acknowledge(
-          `Resource::<${tableLogicalId}.Arn>/index/*`,
-          'Data-plane access to the indexes of this one table (the thread index lsi1 is queried); no other table.',
-        );
         if (access.table === 'readWrite' || access.table === 'readWriteDelete') {
           // The audit trail is never updated or deleted, whatever the code does. Entries are created by a
           // conditional Put (attribute_not_exists) in the transaction that makes the change; IAM cannot

@@ -361,6 +361,26 @@ describe('Function environment and grants', () => {
     expect(deleters.sort()).toEqual(['ApproveTemplateVersion', 'ChatWebhook', 'InboundWorkConsumer', 'RejectTemplateVersion']);
   });
 
+  it('grants DeleteItem only under the partitions each deleter deletes in (never a customer’s items: a deleted consent item opts back in), and the one thread index by name', () => {
+    const deletesUnder: Record<string, unknown> = {};
+    for (const name of allFunctionNames) {
+      const statements = statementsOf(functionOf(name));
+      for (const statement of statements.filter((s) => [s.Action].flat().some((a) => String(a).startsWith('dynamodb:')))) {
+        const actions = [statement.Action].flat();
+        if (actions.includes('dynamodb:DeleteItem')) {
+          expect(actions, name).toEqual(['dynamodb:DeleteItem']);
+          expect(statement.Resource, name).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/Table/), 'Arn'] });
+          deletesUnder[name] = (statement as { Condition?: Record<string, Record<string, unknown>> }).Condition?.['ForAllValues:StringLike']?.['dynamodb:LeadingKeys'];
+        } else {
+          const indexes = [statement.Resource].flat().filter((r) => JSON.stringify(r).includes('/index/'));
+          expect(JSON.stringify(indexes), name).toMatch(/\/index\/lsi1"/);
+          expect(JSON.stringify(indexes), name).not.toContain('*');
+        }
+      }
+    }
+    expect(deletesUnder).toEqual({ ApproveTemplateVersion: ['APPROVALS'], RejectTemplateVersion: ['APPROVALS'], ChatWebhook: ['CONV#*'], InboundWorkConsumer: ['CONV#*'] });
+  });
+
   it('lets staff POST routes write the table (except the preview, which only renders)', () => {
     for (const route of staffRoutes.filter((r) => r.method === 'POST' && r.name !== 'PreviewTemplateVersion')) {
       expect(actionsOf(statementsOf(routeFunction(route))), route.name).toEqual(expect.arrayContaining(['dynamodb:PutItem', 'dynamodb:UpdateItem']));
