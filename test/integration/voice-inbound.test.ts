@@ -25,7 +25,8 @@ describe('Twilio Voice: disclosure, recording, transcription into the caller’s
   it('tells callers who withhold their number that the system is automated and how to reach a person, and records nothing', async () => {
     // Twilio's digit forms of ANONYMOUS, UNAVAILABLE, RESTRICTED and BLOCKED call nobody back (UNAVAILABLE's,
     // +86282452253, is a possible Chinese number: only the withheld-ID list stops it).
-    for (const from of ['Anonymous', 'client:agent-1', 'sip:bob@example.com', '+266696687', '+86282452253', '+7378742833', '+2562533']) {
+    const longSip = `sip:${'operator.'.repeat(12)}desk@pbx.eu-west-1.sip.twilio.com;transport=tls;user=phone`;
+    for (const from of ['Anonymous', 'client:agent-1', 'sip:bob@example.com', longSip, '+266696687', '+86282452253', '+7378742833', '+2562533']) {
       const res = await post('/webhooks/twilio/voice', { CallSid: sid('CA'), From: from, To: '+16285550000', CallStatus: 'ringing' });
       expect(res.status, from).toBe(200);
       const xml = await res.text();

@@ -4,6 +4,8 @@ import * as z from 'zod/mini';
 const sid = (prefix: string) => z.string().check(z.regex(new RegExp(`^${prefix}[0-9a-fA-F]{32}$`), `a ${prefix}… SID`));
 const httpUrl = z.url({ protocol: /^https?$/ });
 const party = z.string().check(z.minLength(1), z.maxLength(64));
+/** A voice call's party: a phone number, or a SIP URI (`sip:user@host;params`) or `client:` identity, which run long. */
+const caller = z.string().check(z.minLength(1), z.maxLength(512));
 const text = z.string().check(z.maxLength(20_000));
 
 /** Twilio Messaging webhook (SMS/MMS). `NumMedia` media entries become attachments. */
@@ -33,8 +35,8 @@ export const smsWebhookSchema = z
 export const voiceWebhookSchema = z.catchall(
   z.object({
     CallSid: sid('CA'),
-    From: party,
-    To: party,
+    From: caller,
+    To: caller,
     CallStatus: z.optional(z.string().check(z.maxLength(32))),
     RecordingSid: z.optional(sid('RE')),
   }),
