@@ -5,7 +5,7 @@ import { DEFAULT_CONSENT, type ConsentStatus } from '#shared/data/consent-store.
 import { appendMessage, getMessage, isConditionFailure, listThreadPage, type StoredMessage } from '#shared/data/conversation-store.ts';
 import { PK, SK, consentKey, customerKey, messageKey, revised, templateVersionKey } from '#shared/data/keys.ts';
 import { toVersion, type StoredTemplateVersion } from '#shared/data/template-store.ts';
-import type { EmailThreading } from '#shared/domain/message.ts';
+import type { Channel, EmailThreading } from '#shared/domain/message.ts';
 import { deliveryStatusRank, type DeliveryResult, type DeliveryStatus } from '#shared/ports/channel-sender.ts';
 
 /**
@@ -398,16 +398,34 @@ export async function advanceStatus(
  * const email = await replyThreading('conv_…'); // { inReplyTo: '<m@x>', references: ['<a@x>', '<m@x>'] }
  * ```
  */
-export async function replyThreading(conversationId: string): Promise<(EmailThreading & { subject?: string }) | undefined> {
+export async function replyThreading(conversationId: string): Promise<(EmailThreading & { subject?: string; from?: string }) | undefined> {
+  const answered = await latestInbound(conversationId, (m) => m.channel === 'email' && m.email?.messageId !== undefined);
+  if (!answered) return undefined;
+  const id = answered.email!.messageId!;
+  const references = [...(answered.email?.references ?? []).filter((r) => r !== id), id].slice(-MAX_REFERENCES);
+  return { inReplyTo: id, references, ...(answered.subject ? { subject: answered.subject } : {}), ...(answered.from ? { from: answered.from } : {}) };
+}
+
+/**
+ * The address the customer last wrote from on these channels (the newest inbound message of theirs that
+ * kept one, within the thread's last {@link THREADING_PAGES} pages), or undefined.
+ *
+ * @example
+ * ```ts
+ * const phone = await lastWroteFrom('conv_…', ['sms', 'voice']); // '+14155550100'
+ * ```
+ */
+export async function lastWroteFrom(conversationId: string, channels: readonly Channel[]): Promise<string | undefined> {
+  return (await latestInbound(conversationId, (m) => channels.includes(m.channel) && m.from !== undefined))?.from;
+}
+
+/** The newest inbound message that `wanted` takes, within the thread's last pages (newest first). */
+async function latestInbound(conversationId: string, wanted: (message: StoredMessage) => boolean): Promise<StoredMessage | undefined> {
   let cursor: string | undefined;
   for (let page = 0; page < THREADING_PAGES; page++) {
     const { items, nextCursor } = await listThreadPage(conversationId, { limit: THREADING_PAGE_SIZE, newestFirst: true, ...(cursor ? { cursor } : {}) });
-    const answered = items.find((m) => m.direction === 'inbound' && m.channel === 'email' && m.email?.messageId);
-    if (answered) {
-      const id = answered.email!.messageId!;
-      const references = [...(answered.email?.references ?? []).filter((r) => r !== id), id].slice(-MAX_REFERENCES);
-      return { inReplyTo: id, references, ...(answered.subject ? { subject: answered.subject } : {}) };
-    }
+    const found = items.find((m) => m.direction === 'inbound' && wanted(m));
+    if (found) return found;
     if (!nextCursor) return undefined;
     cursor = nextCursor;
   }

@@ -81,6 +81,11 @@ export type Message = {
   templateVersion?: number;
   sentAt?: string;
   email?: EmailThreading;
+  /**
+   * Inbound only: the address it came from (phone, email address or chat userId), so that an answer goes
+   * back where the customer last wrote from. Messages stored before it was kept have none.
+   */
+  from?: string;
   // Outbound only.
   /** SHA-256 of the approved template version this message was rendered from. */
   contentHash?: string;

@@ -47,6 +47,7 @@ export async function ingestInbound(message: InboundMessage, deps: IngestDeps = 
     messageId,
     channel: message.channel,
     direction: 'inbound',
+    from: message.from.value,
     body,
     createdAt: now,
     sentAt: message.sentAt,

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { sqsOutboundQueue, type OutboundQueue } from '#shared/adapters/sqs/outbound-queue.adapter.ts';
 import { parseIdentityLabel } from '#shared/data/conversation-store.ts';
-import { appendOutboundMessage, refuseUnclaimed, replyThreading } from '#shared/data/outbound-store.ts';
+import { appendOutboundMessage, lastWroteFrom, refuseUnclaimed, replyThreading } from '#shared/data/outbound-store.ts';
 import { getTemplateVersion, latestApprovedVersion } from '#shared/data/template-store.ts';
 import { customerIdOf } from '#shared/domain/ids.ts';
 import type { Channel, EmailThreading, IdentityKind } from '#shared/domain/message.ts';
@@ -57,6 +57,22 @@ export const MAX_BODY_CHARS = 10_000;
 
 const addressKind: Record<Channel, IdentityKind> = { sms: 'phone', voice: 'phone', email: 'email', chat: 'chat' };
 
+/** The channels whose inbound messages say which of a customer's addresses of a kind is in use. */
+const channelsOfKind: Record<IdentityKind, readonly Channel[]> = { phone: ['sms', 'voice'], email: ['email'], chat: ['chat'] };
+
+/**
+ * Which of the customer's addresses for the channel a message goes to. One: that one. Several (linked
+ * over time: an old number may belong to someone else by now): the one being answered (an email reply),
+ * else the one the customer last wrote from on a channel of that kind, else the first (no message in
+ * the thread's last pages says; messages stored before senders' addresses were kept say nothing).
+ */
+async function addressToSend(conversationId: string, channel: Channel, addresses: readonly string[], answering: string | undefined): Promise<string> {
+  if (addresses.length === 1) return addresses[0]!;
+  if (answering !== undefined && addresses.includes(answering)) return answering;
+  const last = await lastWroteFrom(conversationId, channelsOfKind[addressKind[channel]]);
+  return last !== undefined && addresses.includes(last) ? last : addresses[0]!;
+}
+
 /**
  * A new outbound message id: `msg_` and 32 random hex digits.
  *
@@ -97,12 +113,13 @@ export async function sendMessage(cmd: SendMessageCommand, deps: SendMessageDeps
   if (!customer) throw new NotFoundError('Unknown conversation');
 
   const kind = addressKind[cmd.channel];
-  const to = customer.identities.map(parseIdentityLabel).find((ref) => ref.kind === kind)?.value;
-  if (!to) throw new UnprocessableError('no_address', `The customer has no ${kind} to reach them on ${cmd.channel}`);
+  const addresses = customer.identities.map(parseIdentityLabel).filter((ref) => ref.kind === kind).map((ref) => ref.value);
+  if (addresses.length === 0) throw new UnprocessableError('no_address', `The customer has no ${kind} to reach them on ${cmd.channel}`);
 
   if (consent === 'opted_out') throw new StateConflictError('opted_out', `The customer opted out of ${cmd.channel}`);
 
   const threading = cmd.channel === 'email' ? await replyThreading(customer.conversationId) : undefined;
+  const to = await addressToSend(customer.conversationId, cmd.channel, addresses, threading?.from);
   const content = versionRead ? templatedContent(await versionRead, cmd) : agentContent(cmd, threading?.subject);
   if (cmd.channel === 'sms' && content.rendered.body.length > MAX_SMS_CHARS) {
     throw new UnprocessableError('body_too_long', `An SMS body may not exceed ${MAX_SMS_CHARS} characters`);

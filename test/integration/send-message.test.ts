@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { applyStackEnv, baseUrl, postTwilioForm, stackEnv, staffToken, waitFor } from '#test/helpers/index.ts';
+import { applyStackEnv, baseUrl, basicAuth, postChat, postTwilioForm, stackEnv, staffToken, waitFor } from '#test/helpers/index.ts';
+import { buildMultipart, sampleEmail } from '../unit/email/sendgrid-multipart.ts';
 import { expectNothingWritten, sid } from './support.ts';
 import {
   agent,
@@ -18,6 +19,7 @@ import {
   send,
   smsDraft,
   thread,
+  type Json,
   waitForStatus,
 } from '../model/outbound-support.ts';
 
@@ -238,6 +240,55 @@ describe('POST /conversations/{id}/messages with an agent’s own words', () => 
     expect(oldestFirst.map((e) => e.body)).toEqual(bodies);
     const sentAt = await Promise.all(ids.map(async (id) => (await waitForStatus(customer.conversationId, id, 'sent')).sentAt as string));
     expect([...sentAt].sort()).toEqual(sentAt);
+  });
+});
+
+describe('which address a message goes to, when the customer has several of its kind', () => {
+  /** A chat message of the customer's chat user that links another phone or email to them. */
+  async function link(customer: { chatUserId: string }, ref: { phone?: string; email?: string }) {
+    const res = await postChat(baseUrl(), { messageId: `m-${randomBytes(6).toString('hex')}`, userId: customer.chatUserId, text: 'my other contact', sentAt: new Date().toISOString(), ...ref }, { secret: stackEnv().CHAT_WEBHOOK_SECRET });
+    expect(res.status).toBe(200);
+  }
+  const smsFrom = async (from: string, body: string) =>
+    expect((await postTwilioForm(baseUrl(), '/webhooks/twilio/sms', { MessageSid: sid('SM'), From: from, To: '+16285550000', Body: body, NumMedia: '0' }, { authToken: stackEnv().TWILIO_AUTH_TOKEN })).status).toBe(200);
+  const sentTo = async (conversationId: string, body: Json) => {
+    const queued = await jsonOf<Queued>(await send(conversationId, body), 202);
+    await waitForStatus(conversationId, queued.messageId, 'sent');
+    return (await outbox(conversationId)).find((e) => e.messageId === queued.messageId)!;
+  };
+
+  it('answers an email at the address it came from, not whichever linked address sorts first', async () => {
+    // Prepare: two addresses; the customer writes from the one that sorts last.
+    const customer = await newCustomer();
+    const other = `zz-${randomBytes(5).toString('hex')}@example.com`;
+    await link(customer, { email: other });
+    const tag = randomBytes(6).toString('hex');
+    const { body, contentType } = buildMultipart({
+      fields: sampleEmail({ from: `"Jo" <${other.toUpperCase()}>`, subject: 'Card declined', headers: `Message-ID: <${tag}@mail.example.com>\r\n` }),
+    });
+    const res = await fetch(`${baseUrl()}/webhooks/sendgrid/inbound`, { method: 'POST', headers: { 'content-type': contentType, authorization: basicAuth('inbound', stackEnv().SENDGRID_INBOUND_SECRET) }, body });
+    expect(res.status).toBe(200);
+    // Act
+    const entry = await sentTo(customer.conversationId, { channel: 'email', body: 'We fixed it.' });
+    // Assess
+    expect(entry).toMatchObject({ to: other, subject: 'Re: Card declined' });
+    expect(entry.headers).toMatchObject({ 'In-Reply-To': `<${tag}@mail.example.com>` });
+    const inbound = (await thread(customer.conversationId)).find((m) => m.channel === 'email' && m.direction === 'inbound');
+    expect(inbound).toMatchObject({ from: other });
+  });
+
+  it('texts the number the customer last wrote from, and follows when they write from the other one', async () => {
+    // Prepare: two phones; the customer texts from the one that sorts last.
+    const customer = await newCustomer();
+    const first = customer.phone!;
+    const second = `+1629${String(Number.parseInt(randomBytes(3).toString('hex'), 16) % 10_000_000).padStart(7, '0')}`;
+    await link(customer, { phone: second });
+    await smsFrom(second, 'new number, same me');
+    // Act + Assess
+    expect((await sentTo(customer.conversationId, { channel: 'sms', body: 'Got it.' })).to).toBe(second);
+    await smsFrom(first, 'back on my old phone');
+    expect((await sentTo(customer.conversationId, { channel: 'sms', body: 'Got it again.' })).to).toBe(first);
+    expect((await thread(customer.conversationId)).filter((m) => m.direction === 'inbound' && m.channel === 'sms').map((m) => m.from)).toEqual([second, first]);
   });
 });
 
