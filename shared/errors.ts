@@ -28,9 +28,12 @@ export class ValidationError extends DomainError {
 /** No credentials were presented (missing Basic auth, missing bearer token). */
 export class UnauthenticatedError extends DomainError {
   override readonly code: string = 'unauthenticated';
-  constructor(message = 'Authentication required', options?: { cause?: unknown }) {
+  /** The `WWW-Authenticate` challenge the 401 carries (RFC 7235), e.g. `Bearer`. */
+  readonly challenge: string | undefined;
+  constructor(message = 'Authentication required', options?: { cause?: unknown; challenge?: string }) {
     super(message, options);
     this.name = 'UnauthenticatedError';
+    this.challenge = options?.challenge;
   }
 }
 

@@ -30,8 +30,9 @@ function getKeySet(): JWTVerifyGetKey {
  * ```
  */
 export async function authenticateStaff(authorization: string | undefined): Promise<StaffPrincipal> {
-  const match = /^Bearer ([A-Za-z0-9._~+/=-]+)$/.exec(authorization?.trim() ?? '');
-  if (!match?.[1]) throw new UnauthenticatedError('Bearer token required');
+  // The scheme name is case-insensitive (RFC 7235 §2.1); one or more blanks before the token.
+  const match = /^Bearer[ \t]+([A-Za-z0-9._~+/=-]+)$/i.exec(authorization?.trim() ?? '');
+  if (!match?.[1]) throw new UnauthenticatedError('Bearer token required', { challenge: 'Bearer' });
   // Our own settings first, outside the try: a deployment fault is a 5xx, not the caller's 401.
   const keys = getKeySet();
   const issuer = requireEnv('JWT_ISSUER');
@@ -52,7 +53,7 @@ export async function authenticateStaff(authorization: string | undefined): Prom
     // The key set could not be had (Cognito's JWKS timed out, failed or was unreadable): nothing is
     // known about the token, and telling the client it is invalid would sign people out. A 5xx: retry.
     if (keySetUnavailable(cause)) throw new Error('Staff token keys unavailable', { cause });
-    throw new UnauthenticatedError('Invalid or expired token', { cause });
+    throw new UnauthenticatedError('Invalid or expired token', { cause, challenge: 'Bearer error="invalid_token"' });
   }
 }
 

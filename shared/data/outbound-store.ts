@@ -46,7 +46,7 @@ export type OutboundMessage = StoredMessage & {
 /** How many thread pages (newest first) to look through for the inbound email a reply answers. */
 const THREADING_PAGES = 4;
 const THREADING_PAGE_SIZE = 50;
-/** RFC 5322 does not bound References; mail clients keep the tail. */
+/** RFC 5322 does not bound References; a reply keeps the thread's first id and the latest ones. */
 const MAX_REFERENCES = 20;
 
 const exists = `attribute_exists(${PK})`;
@@ -402,7 +402,9 @@ export async function replyThreading(conversationId: string): Promise<(EmailThre
   const answered = await latestInbound(conversationId, (m) => m.channel === 'email' && m.email?.messageId !== undefined);
   if (!answered) return undefined;
   const id = answered.email!.messageId!;
-  const references = [...(answered.email?.references ?? []).filter((r) => r !== id), id].slice(-MAX_REFERENCES);
+  const chain = [...(answered.email?.references ?? []).filter((r) => r !== id), id];
+  // Too long: the thread's first id and the most recent ones (RFC 5322 §3.6.4: mail clients thread on both).
+  const references = chain.length <= MAX_REFERENCES ? chain : [chain[0]!, ...chain.slice(-(MAX_REFERENCES - 1))];
   return { inReplyTo: id, references, ...(answered.subject ? { subject: answered.subject } : {}), ...(answered.from ? { from: answered.from } : {}) };
 }
 

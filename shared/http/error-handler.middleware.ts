@@ -52,7 +52,8 @@ export function httpErrorHandler(
       const match = statusByError.find(([type]) => err instanceof type);
       const status = match?.[1] ?? 400;
       logger.info('request refused', { code: err.code, status, route: request.event.routeKey });
-      request.response = errorResponse(status, err.code, err.message, status === 401 ? (opts.unauthenticatedHeaders ?? {}) : {});
+      const challenge = err instanceof UnauthenticatedError && err.challenge !== undefined ? { 'WWW-Authenticate': err.challenge } : undefined;
+      request.response = errorResponse(status, err.code, err.message, status === 401 ? (challenge ?? opts.unauthenticatedHeaders ?? {}) : {});
       return;
     }
     logger.error('request failed', { route: request.event.routeKey, error: err });

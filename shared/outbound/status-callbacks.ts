@@ -160,12 +160,15 @@ async function applySendgridEvent(event: SendgridEvent, now: Date): Promise<void
 
 /**
  * SendGrid's `sg_message_id` is the `X-Message-Id` it answered the send with, plus a suffix: when both
- * are known they must agree. (The custom args alone are trusted: the batch's signature is verified.)
+ * are known they must agree. (The custom args alone are trusted: the batch's signature is verified.) A
+ * send that SendGrid accepted without an `X-Message-Id` is recorded under our own message id: no
+ * SendGrid id is known then.
  */
 function isSameSend(message: OutboundMessage, event: SendgridEvent): boolean {
   if (message.channel !== 'email') return false;
-  if (message.provider !== 'sendgrid' || !message.providerMessageId || !event.sg_message_id) return true;
-  return event.sg_message_id === message.providerMessageId || event.sg_message_id.startsWith(`${message.providerMessageId}.`);
+  const sendgridId = message.provider === 'sendgrid' && message.providerMessageId !== message.messageId ? message.providerMessageId : undefined;
+  if (!sendgridId || !event.sg_message_id) return true;
+  return event.sg_message_id === sendgridId || event.sg_message_id.startsWith(`${sendgridId}.`);
 }
 
 /** An opt-out without our custom args (e.g. a list-wide unsubscribe): found by the address. */

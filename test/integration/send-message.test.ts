@@ -211,6 +211,34 @@ describe('POST /conversations/{id}/messages with an agent’s own words', () => 
     expect(entry!.headers!['List-Unsubscribe']).toMatch(/^<http.*\/unsubscribe\/.+>$/);
   });
 
+  it('keeps the thread’s first id in References when answering a long thread (the first and the latest 19)', async () => {
+    // Prepare: an inbound email whose References already hold 30 ids.
+    const customer = await newCustomer();
+    const older = Array.from({ length: 30 }, (_, i) => `<r${i}@mail.example>`);
+    const restore = applyStackEnv();
+    try {
+      const { appendMessage } = await import('#shared/data/conversation-store.ts');
+      await appendMessage({
+        conversationId: customer.conversationId,
+        customerId: customer.customerId,
+        messageId: `msg_${randomBytes(16).toString('hex')}`,
+        channel: 'email',
+        direction: 'inbound',
+        body: 'Still waiting.',
+        subject: 'Order 1234',
+        createdAt: new Date().toISOString(),
+        email: { messageId: '<latest@mail.example>', references: older },
+      });
+    } finally {
+      restore();
+    }
+    // Act
+    const queued = await jsonOf<Queued>(await send(customer.conversationId, { channel: 'email', body: 'It ships today.' }), 202);
+    // Assess
+    const sent = await waitForStatus(customer.conversationId, queued.messageId, 'sent');
+    expect((sent.email as { references: string[] }).references).toEqual(['<r0@mail.example>', ...older.slice(-18), '<latest@mail.example>']);
+  });
+
   it('renders email html from the approved template at send time', async () => {
     const customer = await newCustomer();
     const { templateId } = await approvedTemplate();

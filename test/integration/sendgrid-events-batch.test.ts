@@ -22,6 +22,7 @@ const fakeId = (prefix: 'msg' | 'conv') => `${prefix}_${randomBytes(16).toString
 describe('a SendGrid event batch', () => {
   const modules = withStackModules(async () => ({
     applySendgridEvents: (await import('#shared/outbound/status-callbacks.ts')).applySendgridEvents,
+    recordSent: (await import('#shared/data/outbound-store.ts')).recordSent,
     dynamoClient: (await import('#shared/data/client.ts')).dynamoClient,
   }));
   let m: ReturnType<typeof modules>;
@@ -39,6 +40,22 @@ describe('a SendGrid event batch', () => {
     await watching((commandName) => calls.push(commandName), () => m.applySendgridEvents(events));
     expect(calls).toEqual([]);
     expect(await messageIn(conversationId, messageId)).toEqual(before);
+  });
+
+  it('applies the events of a send SendGrid accepted without an X-Message-Id (recorded under our own id), and still refuses another send’s under a known id', async () => {
+    // Prepare: one message as the adapter records such an answer, one under a SendGrid id.
+    const unnamed = await sentEmail();
+    await m.recordSent(unnamed.conversationId, unnamed.messageId, { provider: 'sendgrid', providerMessageId: unnamed.messageId }, new Date().toISOString());
+    const named = await sentEmail();
+    await m.recordSent(named.conversationId, named.messageId, { provider: 'sendgrid', providerMessageId: 'Xq3k9vJ2TnWm4b7cP1fA' }, new Date().toISOString());
+    // Act
+    await m.applySendgridEvents([
+      { event: 'bounce', messageId: unnamed.messageId, conversationId: unnamed.conversationId, sg_message_id: 'Zz81abc.filter0001.1234.5678' },
+      { event: 'bounce', messageId: named.messageId, conversationId: named.conversationId, sg_message_id: 'Zz81abc.filter0001.1234.5678' },
+    ]);
+    // Assess
+    expect(await messageIn(unnamed.conversationId, unnamed.messageId)).toMatchObject({ status: 'failed', failureReason: 'sendgrid:bounce' });
+    expect(await messageIn(named.conversationId, named.messageId)).toMatchObject({ status: 'sent' });
   });
 
   it('applies an opt-out and a delivery for the same message in one batch, both', async () => {

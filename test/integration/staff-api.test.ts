@@ -54,6 +54,21 @@ describe('staff read API', () => {
       await expectError(await fetch(url, { headers: { authorization: `Bearer ${expired}` } }), 401);
     });
 
+    it('challenges with WWW-Authenticate: Bearer on a 401 (RFC 6750), naming an invalid token as such', async () => {
+      const url = `${baseUrl()}/customers?chatUserId=someone`;
+      const missing = await fetch(url);
+      expect(missing.status).toBe(401);
+      expect(missing.headers.get('www-authenticate')).toBe('Bearer');
+      const invalid = await fetch(url, { headers: { authorization: 'Bearer not.a.jwt' } });
+      expect(invalid.status).toBe(401);
+      expect(invalid.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
+    });
+
+    it.each(['bearer ', 'BEARER ', 'Bearer  ', 'Bearer\t'])('takes the scheme written %j (case-insensitive, any blanks before the token)', async (scheme) => {
+      const res = await fetch(`${baseUrl()}/customers?chatUserId=${freshId('nobody')}`, { headers: { authorization: `${scheme}${await staffToken('alice', ['agent'])}` } });
+      await expectError(res, 404); // authenticated; nobody has that chat id
+    });
+
     it('accepts a token crafted like the dev issuer\'s, so the refusals below are down to the one thing each spoils', async () => {
       // Act
       const token = await craftToken();
