@@ -53,14 +53,34 @@ export async function getSecretSetting(name: SecretName): Promise<string> {
   if (plain !== undefined) return plain;
   const arn = optionalEnv(`${name}_SECRET_ARN`);
   if (arn === undefined) throw new ConfigError(`Missing required secret ${name}`);
+  const generation = secretsGeneration;
   let value: string | undefined;
   try {
-    value = await getSecret<string>(arn, { maxAge: 300 });
+    value = await getSecret<string>(arn, { maxAge: 300, forceFetch: readInGeneration.get(name) !== generation });
   } catch (cause) {
     throw new SecretUnavailableError(`Secret ${name} could not be read`, { cause });
   }
+  readInGeneration.set(name, generation);
   if (typeof value !== 'string' || value === '') throw new ConfigError(`Secret ${name} is empty`);
   return value;
+}
+
+/** Bumped by {@link forgetCachedSecrets}: a secret last read in an older generation is fetched again. */
+let secretsGeneration = 0;
+const readInGeneration = new Map<SecretName, number>();
+
+/**
+ * Makes the next read of every secret go to Secrets Manager instead of the cache: after a provider
+ * refused our credentials, so that a key an operator has just rotated is used by the next try rather
+ * than after the cache's 5 minutes.
+ *
+ * @example
+ * ```ts
+ * if (err instanceof ProviderConfigError) forgetCachedSecrets();
+ * ```
+ */
+export function forgetCachedSecrets(): void {
+  secretsGeneration++;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { senderFor } from '#shared/adapters/providers/channel-senders.ts';
-import { requireEnv } from '#shared/config.ts';
+import { forgetCachedSecrets, requireEnv } from '#shared/config.ts';
 import { ConfigError, SecretUnavailableError } from '#shared/errors.ts';
 import {
   advanceStatus,
@@ -276,6 +276,8 @@ async function deliver(job: DeliverJob, deps: DeliverDeps, reruns: number): Prom
     const settingsFault = err instanceof ProviderConfigError || err instanceof ConfigError || err instanceof SecretUnavailableError;
     const settingsReason = err instanceof ProviderConfigError ? err.reason : 'settings:secret_unavailable';
     if (settingsFault) logger.error('provider refused our credentials, or a setting is missing', { ...log, channel: message.channel, reason: settingsReason, attempt });
+    // Refused credentials may have been rotated since they were cached: the next try reads them again.
+    if (err instanceof ProviderConfigError) forgetCachedSecrets();
     // An error of no kind the adapters give (a bug, an answer nobody could read) may have come after the
     // provider took the message: its outcome is unknown too.
     const unexpected = !(err instanceof TransientDeliveryError) && !settingsFault;

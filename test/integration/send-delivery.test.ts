@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeliverDeps, DeliverOutcome } from '#shared/outbound/deliver-outbound.ts';
 import type { ChannelSender, OutboundDelivery } from '#shared/ports/channel-sender.ts';
 import { applyStackEnv, baseUrl, postTwilioForm, stackEnv, waitFor } from '#test/helpers/index.ts';
+import { startFakeServer } from '#test/fakes/http-server.ts';
 import { approvedTemplate, call, jsonOf, messageIn, newCustomer, outbox, send, thread, waitForStatus } from '../model/outbound-support.ts';
 
 /**
@@ -44,6 +45,7 @@ beforeAll(async () => {
 afterAll(() => restore());
 
 const HOUR = 3600_000;
+const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:OmnichannelSupport/TWILIO_API_KEY_SECRET-AbCdEf';
 
 /** Twilio's signed status callback for a send job's message, through the stack's gateway. */
 function twilioStatusCallback(job: { conversationId: string; messageId: string }, params: Record<string, string>) {
@@ -352,6 +354,39 @@ describe('deliverOutbound', () => {
     expect(await modules.deliverOutbound(job, depsWith(refusing.sender))).toEqual({ result: 'failed' });
     expect(refusing.calls).toHaveLength(5);
     expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'failed', failureReason: 'twilio:20003' });
+  });
+
+  it('reads the secret again on the try after the provider refused our key, so a key rotated meanwhile is used at once (not after the 5-minute cache)', async () => {
+    // Prepare: the cloud path of the secret (an ARN, read through Secrets Manager, here a local server
+    // speaking its protocol) and a provider that takes only the new key.
+    let stored = 'old-key';
+    const secretsManager = await startFakeServer(() => ({ status: 200, headers: { 'content-type': 'application/x-amz-json-1.1' }, body: JSON.stringify({ ARN: SECRET_ARN, Name: 'x', SecretString: stored, VersionId: stored }) }));
+    const saved = { endpoint: process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER, arn: process.env.TWILIO_API_KEY_SECRET_SECRET_ARN, plain: process.env.TWILIO_API_KEY_SECRET };
+    Object.assign(process.env, { AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsManager.baseUrl, TWILIO_API_KEY_SECRET_SECRET_ARN: SECRET_ARN });
+    delete process.env.TWILIO_API_KEY_SECRET;
+    try {
+      const { getSecretSetting } = await import('#shared/config.ts');
+      const keysUsed: string[] = [];
+      const provider = fakeSender(async () => {
+        const key = await getSecretSetting('TWILIO_API_KEY_SECRET');
+        keysUsed.push(key);
+        if (key !== 'new-key') throw new modules.errors.ProviderConfigError('twilio:20003');
+      });
+      const { job } = await heldMessage();
+      // Act: refused with the old key; the operator rotates it; the retry comes.
+      expect(await modules.deliverOutbound(job, depsWith(provider.sender))).toMatchObject({ result: 'later', why: 'transient' });
+      stored = 'new-key';
+      expect(await modules.deliverOutbound(job, depsWith(provider.sender))).toEqual({ result: 'sent' });
+      // Assess
+      expect(keysUsed).toEqual(['old-key', 'new-key']);
+      expect(await messageIn(job.conversationId, job.messageId)).toMatchObject({ status: 'sent', sendAttempts: 2 });
+    } finally {
+      for (const [name, value] of [['AWS_ENDPOINT_URL_SECRETS_MANAGER', saved.endpoint], ['TWILIO_API_KEY_SECRET_SECRET_ARN', saved.arn], ['TWILIO_API_KEY_SECRET', saved.plain]] as const) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+      await secretsManager.close();
+    }
   });
 
   it('counts a secret that cannot be had after the claim (empty after a rotation) as a settings fault: retried, then failed saying so', async () => {

@@ -13,6 +13,8 @@ const EMPTY_ARN = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:Omnichan
 const MISSING_ARN = 'arn:aws:secretsmanager:us-east-1:000000000000:secret:OmnichannelSupport/SENDGRID_API_KEY-AbCdEf';
 
 let server: RunningServer;
+/** What Secrets Manager holds for the Twilio token now (an operator may rotate it). */
+let twilioToken = 'the-real-auth-token';
 const requests: Array<{ target: string | undefined; secretId: unknown; signed: boolean }> = [];
 const saved: Record<string, string | undefined> = {};
 const names = [
@@ -34,7 +36,7 @@ function answer(req: FakeRequest) {
   const { SecretId } = JSON.parse(req.rawBody.toString('utf8')) as { SecretId?: string };
   requests.push({ target: req.headers['x-amz-target'] as string | undefined, secretId: SecretId, signed: String(req.headers.authorization ?? '').startsWith('AWS4-HMAC-SHA256 ') });
   const json = (status: number, body: unknown) => ({ status, headers: { 'content-type': 'application/x-amz-json-1.1' }, body: JSON.stringify(body) });
-  if (SecretId === ARN) return json(200, { ARN, Name: 'OmnichannelSupport/TWILIO_AUTH_TOKEN', SecretString: 'the-real-auth-token', VersionId: 'v1' });
+  if (SecretId === ARN) return json(200, { ARN, Name: 'OmnichannelSupport/TWILIO_AUTH_TOKEN', SecretString: twilioToken, VersionId: 'v1' });
   if (SecretId === EMPTY_ARN) return json(200, { ARN: EMPTY_ARN, Name: 'OmnichannelSupport/CHAT_WEBHOOK_SECRET', SecretString: '', VersionId: 'v1' });
   return json(400, { __type: 'ResourceNotFoundException', message: "Secrets Manager can't find the specified secret." });
 }
@@ -62,6 +64,7 @@ beforeEach(() => {
     SENDGRID_API_KEY_SECRET_ARN: MISSING_ARN,
   });
   requests.length = 0;
+  twilioToken = 'the-real-auth-token';
 });
 
 describe('getSecretSetting in the cloud (a secret ARN, no plain variable)', () => {
@@ -70,6 +73,18 @@ describe('getSecretSetting in the cloud (a secret ARN, no plain variable)', () =
     expect(await getSecretSetting('TWILIO_AUTH_TOKEN')).toBe('the-real-auth-token');
     expect(await getSecretSetting('TWILIO_AUTH_TOKEN')).toBe('the-real-auth-token');
     expect(requests).toEqual([{ target: 'secretsmanager.GetSecretValue', secretId: ARN, signed: true }]);
+  });
+
+  it('reads every secret again after forgetCachedSecrets (a provider refused our key): a key rotated meanwhile is used at once, then cached again', async () => {
+    const { forgetCachedSecrets, getSecretSetting } = await import('#shared/config.ts');
+    expect(await getSecretSetting('TWILIO_AUTH_TOKEN')).toBe('the-real-auth-token');
+    twilioToken = 'the-rotated-auth-token';
+    expect(await getSecretSetting('TWILIO_AUTH_TOKEN')).toBe('the-real-auth-token'); // cached
+    const before = requests.length;
+    forgetCachedSecrets();
+    expect(await getSecretSetting('TWILIO_AUTH_TOKEN')).toBe('the-rotated-auth-token');
+    expect(await getSecretSetting('TWILIO_AUTH_TOKEN')).toBe('the-rotated-auth-token');
+    expect(requests.slice(before).map((r) => r.secretId)).toEqual([ARN]);
   });
 
   it('prefers a plain variable (the local stack) and then asks Secrets Manager nothing', async () => {
