@@ -41,6 +41,27 @@ async function rawSend(conversationId: string, body: string | Uint8Array, conten
   return fetch(`${baseUrl()}/conversations/${conversationId}/messages`, { method: 'POST', headers, body });
 }
 
+/** An inbound email (subject `Order 1234`) stored in the customer's thread, as ingest would, for a reply to answer. */
+async function storeInboundEmail(customer: { conversationId: string; customerId: string }, email: { messageId: string; references: string[] }): Promise<void> {
+  const restore = applyStackEnv();
+  try {
+    const { appendMessage } = await import('#shared/data/conversation-store.ts');
+    await appendMessage({
+      conversationId: customer.conversationId,
+      customerId: customer.customerId,
+      messageId: `msg_${randomBytes(16).toString('hex')}`,
+      channel: 'email',
+      direction: 'inbound',
+      body: 'Where is my order?',
+      subject: 'Order 1234',
+      createdAt: new Date().toISOString(),
+      email,
+    });
+  } finally {
+    restore();
+  }
+}
+
 /** A refused send: nothing in the table, the thread or the outbox changed. */
 const expectRefusedCleanly = (conversationId: string, act: () => Promise<void>) => expectNothingWritten(() => expectNothingQueued(conversationId, act));
 
@@ -183,23 +204,7 @@ describe('POST /conversations/{id}/messages with an agent’s own words', () => 
   it('sends email with a List-Unsubscribe header, answering the customer’s latest email (In-Reply-To, References, Re: subject)', async () => {
     // Prepare: an inbound email in the thread.
     const customer = await newCustomer();
-    const restore = applyStackEnv();
-    try {
-      const { appendMessage } = await import('#shared/data/conversation-store.ts');
-      await appendMessage({
-        conversationId: customer.conversationId,
-        customerId: customer.customerId,
-        messageId: `msg_${randomBytes(16).toString('hex')}`,
-        channel: 'email',
-        direction: 'inbound',
-        body: 'Where is my order?',
-        subject: 'Order 1234',
-        createdAt: new Date().toISOString(),
-        email: { messageId: '<m2@mail.example>', references: ['<m1@mail.example>'] },
-      });
-    } finally {
-      restore();
-    }
+    await storeInboundEmail(customer, { messageId: '<m2@mail.example>', references: ['<m1@mail.example>'] });
     // Act
     const queued = await jsonOf<Queued>(await send(customer.conversationId, { channel: 'email', body: 'It ships today.' }), 202);
     // Assess
@@ -215,23 +220,7 @@ describe('POST /conversations/{id}/messages with an agent’s own words', () => 
     // Prepare: an inbound email whose References already hold 30 ids.
     const customer = await newCustomer();
     const older = Array.from({ length: 30 }, (_, i) => `<r${i}@mail.example>`);
-    const restore = applyStackEnv();
-    try {
-      const { appendMessage } = await import('#shared/data/conversation-store.ts');
-      await appendMessage({
-        conversationId: customer.conversationId,
-        customerId: customer.customerId,
-        messageId: `msg_${randomBytes(16).toString('hex')}`,
-        channel: 'email',
-        direction: 'inbound',
-        body: 'Still waiting.',
-        subject: 'Order 1234',
-        createdAt: new Date().toISOString(),
-        email: { messageId: '<latest@mail.example>', references: older },
-      });
-    } finally {
-      restore();
-    }
+    await storeInboundEmail(customer, { messageId: '<latest@mail.example>', references: older });
     // Act
     const queued = await jsonOf<Queued>(await send(customer.conversationId, { channel: 'email', body: 'It ships today.' }), 202);
     // Assess
